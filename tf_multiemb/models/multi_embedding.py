@@ -1,0 +1,98 @@
+"""The multi-embedding CTR model (paper Section 5.1, Figure 7; Appendix C.2).
+
+    e^(m) = FieldEmbedding_m(x)            m = 1..M   (M sets of width K)
+    h_m   = P_m(I_m(e^(m)))                set-specific interaction I_m, non-linear projection P_m
+    h     = mean_m h_m
+    y     = sigmoid(F(h))                  F: the MLP head, one hidden layer shallower than SE's MLP
+
+Single embedding is M = 1: P_1 is then simply the first hidden layer of the usual MLP, so SE and
+ME share one code path and have the same depth.
+"""
+
+import keras
+from keras import ops
+
+from tf_multiemb.layers.field_embedding import FieldEmbedding
+from tf_multiemb.layers.mlp import MLPBlock
+
+
+@keras.saving.register_keras_serializable(package="tf_multiemb")
+class MultiEmbeddingModel(keras.Model):
+    """Embedding sets -> per-set interaction -> per-set projection -> mean -> MLP head -> probability.
+
+    Args:
+        field_dims: cardinality D_i of every field (OOV included), in field order.
+        interaction: a Keras layer mapping (batch, M, N, K) embeddings to (batch, M, F); it owns
+            separate weights for each of the M sets.
+        num_sets: M. 1 is the single-embedding model.
+        embedding_dim: K, the width of each set.
+        hidden_units: the MLP widths; the first is the per-set projection, the rest the shared head.
+        dropout: dropout rate of every MLP block.
+        synchronized_batch_norm: batch statistics over all replicas (multi-device training).
+    """
+
+    def __init__(self, field_dims, interaction, num_sets=1, embedding_dim=10, hidden_units=(400, 400),
+                 dropout=0.2, synchronized_batch_norm=False, **kwargs):
+        super().__init__(**kwargs)
+        if not hidden_units:
+            raise ValueError("hidden_units needs at least one layer: the first one is the per-set projection")
+        self.field_dims = [int(d) for d in field_dims]
+        self.num_sets = int(num_sets)
+        self.embedding_dim = int(embedding_dim)
+        self.hidden_units = [int(u) for u in hidden_units]
+        self.dropout = float(dropout)
+        self.synchronized_batch_norm = bool(synchronized_batch_norm)
+        self.field_embedding = FieldEmbedding(self.field_dims, self.embedding_dim, self.num_sets, name="field_embedding")
+        self.interaction = interaction
+        blocks = [MLPBlock(u, self.dropout, self.synchronized_batch_norm, name=f"mlp_{i}")
+                  for i, u in enumerate(self.hidden_units)]
+        self.projection, self.head = blocks[0], blocks[1:]
+        self.output_layer = keras.layers.Dense(1, name="logit")
+
+    def build(self, input_shape):
+        batch = input_shape[0]
+        self.field_embedding.build(input_shape)
+        embedding_shape = self.field_embedding.compute_output_shape(input_shape)
+        if not self.interaction.built:  # a deserialized interaction arrives already built
+            self.interaction.build(embedding_shape)
+        shape = self.interaction.compute_output_shape(embedding_shape)
+        self.projection.build(shape)
+        shape = (batch, self.hidden_units[0])
+        for block in self.head:
+            block.build(shape)
+            shape = (batch, block.units)
+        self.output_layer.build(shape)
+
+    def call(self, ids, training=None):
+        sets = self.interaction(self.field_embedding(ids), training=training)
+        hidden = ops.mean(self.projection(sets, training=training), axis=1)
+        for block in self.head:
+            hidden = block(hidden, training=training)
+        return ops.sigmoid(ops.cast(self.output_layer(hidden), "float32"))
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "field_dims": self.field_dims,
+            "interaction": keras.saving.serialize_keras_object(self.interaction),
+            "num_sets": self.num_sets,
+            "embedding_dim": self.embedding_dim,
+            "hidden_units": self.hidden_units,
+            "dropout": self.dropout,
+            "synchronized_batch_norm": self.synchronized_batch_norm,
+        }
+
+    def get_build_config(self):
+        return {"input_shape": (None, len(self.field_dims))}
+
+    def build_from_config(self, config):
+        self.build(config["input_shape"])
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["interaction"] = keras.saving.deserialize_keras_object(config["interaction"])
+        return cls(**config)
+
+    def embedding_parameter_count(self):
+        return self.field_embedding.vocabulary_size * self.num_sets * self.embedding_dim
