@@ -1,0 +1,84 @@
+"""One training run's configuration: the fit CLI's flags and the sweep's per-run settings."""
+
+import ast
+import dataclasses
+
+
+@dataclasses.dataclass
+class FitConfig:
+    """Every field is also a `trainers.fit` flag of the same name (defaults: paper Appendix C.2)."""
+
+    data_dir: str = ""
+    model: str = "dcnv2"
+    embedding: str = "single"
+    scale: int = 1
+    embedding_dim: int = 0
+    hidden_units: str = "400,400"
+    dropout: float = 0.2
+    batch_size: int = 2048
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-6
+    epochs: int = 30
+    patience: int = 3
+    steps_per_epoch: int = 0
+    seed: int = 0
+    deterministic: bool = False
+    cpu_devices: int = 0
+    interaction_arg: tuple = ()
+    output_dir: str = ""
+    verbose: int = 2
+
+
+HELP = {
+    "data_dir": "Directory written by datasets.criteo / datasets.avazu (schema.json + TFRecords).",
+    "model": "Backbone name (see tf_multiemb.BACKBONES).",
+    "embedding": "single (one set of width scale*K0) or multi (scale sets of width K0).",
+    "scale": "Scaling factor s: 1, 2, 3, 4, 10 in the paper.",
+    "embedding_dim": "Base embedding size K0; 0 uses the paper's (10; 50 for nfwfm).",
+    "hidden_units": "Comma-separated MLP widths; the first is the per-set projection.",
+    "dropout": "Dropout rate of the MLP blocks.",
+    "batch_size": "Global batch size (split across replicas).",
+    "learning_rate": "Adam learning rate.",
+    "weight_decay": "Coupled L2 weight decay on all parameters (PyTorch Adam semantics).",
+    "epochs": "Maximum number of epochs.",
+    "patience": "Early-stopping patience on validation AUC (best weights are restored).",
+    "steps_per_epoch": "Train steps per epoch; 0 means one pass over the train split.",
+    "seed": "Seed of initialisation, shuffling and dropout.",
+    "deterministic": "Enable TensorFlow op determinism (bit-identical CPU runs).",
+    "cpu_devices": "Split the CPU into this many logical devices for MirroredStrategy (0: no split).",
+    "interaction_arg": "name=value argument of the backbone's interaction layer (repeatable).",
+    "output_dir": "Run directory for results.json, information_abundance.jsonl, TensorBoard, checkpoints, model.",
+    "verbose": "Keras fit verbosity (0, 1 progress bar, 2 one line per epoch).",
+}
+
+
+def parse_interaction_args(pairs):
+    """['num_layers=3', 'orthogonal_regularization=1e-5'] -> {'num_layers': 3, ...}."""
+    parsed = {}
+    for pair in pairs:
+        name, separator, text = pair.partition("=")
+        if not separator or not name:
+            raise ValueError(f"--interaction_arg must look like name=value, got {pair!r}")
+        try:
+            parsed[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            parsed[name] = text
+    return parsed
+
+
+def hidden_units(config):
+    return [int(width) for width in config.hidden_units.split(",") if width.strip()]
+
+
+def as_flagfile(config):
+    """The resolved configuration as absl flagfile lines."""
+    lines = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if isinstance(value, tuple):
+            lines.extend(f"--{field.name}={item}" for item in value)
+        elif isinstance(value, bool):
+            lines.append(f"--{field.name}" if value else f"--no{field.name}")
+        else:
+            lines.append(f"--{field.name}={value}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,246 @@
+"""Train and evaluate one model: `python -m trainers.fit --flagfile=configs/criteo/dcnv2_me_4x.flags`.
+
+Adam (coupled L2 weight decay), batch 2048, early stopping on validation AUC with the best
+weights restored, test metrics with those weights (paper Appendix C.2). MirroredStrategy over
+the visible GPUs (one replica on a CPU-only machine; --cpu_devices=N splits the CPU into N logical
+devices). After every epoch the information abundance of every field's embedding is logged to
+TensorBoard and to information_abundance.jsonl.
+
+The run directory receives results.json, information_abundance.jsonl, tensorboard/,
+checkpoints/, model.keras (best weights), data_schema/ (schema + vocabularies, for export),
+flags.txt (the resolved flagfile) and run_info.json (versions, data hash, git commit).
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+from trainers.config import HELP, FitConfig, as_flagfile, hidden_units, parse_interaction_args
+
+
+def define_flags():
+    for field in dataclasses.fields(FitConfig):
+        default = field.default
+        if isinstance(default, bool):
+            flags.DEFINE_bool(field.name, default, HELP[field.name])
+        elif isinstance(default, int):
+            flags.DEFINE_integer(field.name, default, HELP[field.name])
+        elif isinstance(default, float):
+            flags.DEFINE_float(field.name, default, HELP[field.name])
+        elif isinstance(default, tuple):
+            flags.DEFINE_multi_string(field.name, list(default), HELP[field.name])
+        else:
+            flags.DEFINE_string(field.name, default, HELP[field.name])
+
+
+def config_from_flags():
+    values = {field.name: flags.FLAGS[field.name].value for field in dataclasses.fields(FitConfig)}
+    values["interaction_arg"] = tuple(values["interaction_arg"])
+    return FitConfig(**values)
+
+
+def validate(config):
+    """Fails fast, before any work, on arguments that cannot run."""
+    from datasets.schema import SCHEMA_FILE
+    from tf_multiemb.models.registry import check_model_arguments
+
+    check_model_arguments(config.model, config.embedding, config.scale)
+    if not config.data_dir or not os.path.isfile(os.path.join(config.data_dir, SCHEMA_FILE)):
+        raise ValueError(f"--data_dir={config.data_dir!r} has no {SCHEMA_FILE}; convert the raw data first "
+                         "with `python -m datasets.criteo --input=... --output_dir=...`")
+    if not config.output_dir:
+        raise ValueError("--output_dir is required")
+    if config.batch_size < 1 or config.epochs < 1:
+        raise ValueError("--batch_size and --epochs must be positive")
+    parse_interaction_args(config.interaction_arg)
+
+
+def make_strategy(cpu_devices):
+    import tensorflow as tf
+
+    if cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+        return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cpu_devices)])
+    return tf.distribute.MirroredStrategy()
+
+
+def build_compiled_model(config, schema, num_replicas):
+    import keras
+
+    import tf_multiemb
+    from datasets.schema import field_dims
+    from tf_multiemb.optimizers import AdamL2
+
+    model = tf_multiemb.build_model(
+        config.model, field_dims(schema), embedding=config.embedding, scale=config.scale,
+        embedding_dim=config.embedding_dim or None, hidden_units=hidden_units(config), dropout=config.dropout,
+        synchronized_batch_norm=num_replicas > 1, **parse_interaction_args(config.interaction_arg))
+    model.compile(
+        optimizer=AdamL2(learning_rate=config.learning_rate, l2=config.weight_decay),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.AUC(num_thresholds=2000, name="auc"),
+                 keras.metrics.BinaryCrossentropy(name="logloss")],
+    )
+    return model
+
+
+def copy_schema(data_dir, run_dir):
+    """The exporter rebuilds preprocessing from this copy alone."""
+    from datasets.schema import SCHEMA_FILE
+
+    target = os.path.join(run_dir, "data_schema")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(os.path.join(data_dir, "vocab"), os.path.join(target, "vocab"))
+    shutil.copy(os.path.join(data_dir, SCHEMA_FILE), target)
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def write_run_info(config, run_dir):
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    from datasets.schema import schema_hash
+
+    with open(os.path.join(run_dir, "flags.txt"), "w") as handle:
+        handle.write(as_flagfile(config))
+    info = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": numpy.__version__,
+            "python": sys.version.split()[0], "data_schema_sha256": schema_hash(config.data_dir),
+            "git_commit": git_commit()}
+    with open(os.path.join(run_dir, "run_info.json"), "w") as handle:
+        json.dump(info, handle, indent=2)
+
+
+def tensorboard_scalar_writer(run_dir):
+    """A scalar_writer for InformationAbundanceCallback writing to tensorboard/information_abundance."""
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard", "information_abundance"))
+
+    def write(tag, value, step):
+        with writer.as_default():
+            tf.summary.scalar(tag, value, step=step)
+        writer.flush()
+
+    return write
+
+
+def evaluate(model, dataset):
+    """Exact test AUC and logloss of the model's predictions over a whole split."""
+    import numpy as np
+
+    from tf_multiemb.metrics import log_loss, roc_auc
+
+    labels = np.concatenate([label.numpy() for _, label in dataset])
+    probabilities = model.predict(dataset.map(lambda ids, label: ids), verbose=0)
+    return roc_auc(labels, probabilities), log_loss(labels, probabilities)
+
+
+def train(config):
+    """Runs one training job end to end and returns the results dict (also written to results.json)."""
+    validate(config)
+    import keras
+    import tensorflow as tf
+
+    from datasets.reader import make_dataset
+    from datasets.schema import field_names, load_schema
+    from tf_multiemb.callbacks import InformationAbundanceCallback, ThroughputCallback
+
+    started = time.time()
+    run_dir = config.output_dir
+    os.makedirs(run_dir, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = make_strategy(config.cpu_devices)
+    schema = load_schema(config.data_dir)
+    copy_schema(config.data_dir, run_dir)
+    write_run_info(config, run_dir)
+
+    train_data = make_dataset(config.data_dir, "train", config.batch_size, shuffle=True, seed=config.seed)
+    val_data = make_dataset(config.data_dir, "val", config.batch_size)
+    test_data = make_dataset(config.data_dir, "test", config.batch_size)
+    if config.steps_per_epoch:
+        train_data = train_data.repeat()
+    with strategy.scope():
+        model = build_compiled_model(config, schema, strategy.num_replicas_in_sync)
+
+    ia_log = os.path.join(run_dir, "information_abundance.jsonl")
+    if os.path.exists(ia_log):
+        os.remove(ia_log)
+    early_stopping = keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.patience,
+                                                   restore_best_weights=True)
+    throughput = ThroughputCallback(config.batch_size)
+    callbacks = [
+        throughput,
+        InformationAbundanceCallback(ia_log, field_names(schema), tensorboard_scalar_writer(run_dir)),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
+        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "checkpoints", "best.weights.h5"),
+                                        monitor="val_auc", mode="max", save_best_only=True, save_weights_only=True),
+        early_stopping,
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
+                        steps_per_epoch=config.steps_per_epoch or None, callbacks=callbacks, verbose=config.verbose)
+    if not all(map(_finite, history.history["loss"])):
+        raise FloatingPointError("training loss became NaN/Inf; the best checkpoint so far is in "
+                                 f"{run_dir}/checkpoints (lower --learning_rate?)")
+
+    test_auc, test_logloss = evaluate(model, test_data)
+    model.save(os.path.join(run_dir, "model.keras"))
+    with open(ia_log) as handle:
+        ia_records = [json.loads(line) for line in handle]
+    val_aucs = history.history["val_auc"]
+    best_epoch = max(range(len(val_aucs)), key=val_aucs.__getitem__)
+    results = {
+        "model": config.model, "embedding": config.embedding, "scale": config.scale,
+        "num_sets": model.num_sets, "embedding_dim": model.embedding_dim, "seed": config.seed,
+        "test_auc": test_auc, "test_logloss": test_logloss,
+        "best_val_auc": float(val_aucs[best_epoch]), "best_epoch": best_epoch + 1, "epochs": len(val_aucs),
+        "mean_ia": ia_records[best_epoch]["mean_ia"],
+        "params_total": int(model.count_params()), "params_embedding": int(model.embedding_parameter_count()),
+        "examples_per_sec": throughput.examples_per_sec(), "num_replicas": strategy.num_replicas_in_sync,
+        "train_loss": [float(x) for x in history.history["loss"]],
+        "val_auc": [float(x) for x in val_aucs],
+        "wall_seconds": round(time.time() - started, 1),
+    }
+    with open(os.path.join(run_dir, "results.json"), "w") as handle:
+        json.dump(results, handle, indent=2)
+    return results
+
+
+def _finite(value):
+    return value == value and abs(value) != float("inf")
+
+
+def main(argv):
+    if len(argv) > 1:
+        sys.exit(f"error: unexpected arguments {argv[1:]}")
+    config = config_from_flags()
+    try:
+        validate(config)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    results = train(config)
+    print(json.dumps({key: results[key] for key in (
+        "model", "embedding", "scale", "test_auc", "test_logloss", "best_val_auc", "epochs", "mean_ia",
+        "params_total", "params_embedding", "examples_per_sec")}, indent=2))
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
