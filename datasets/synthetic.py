@@ -81,10 +81,6 @@ def write_criteo_tsv(path, rows, seed=0, max_cardinality=20000, chunk=50000):
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("format", "criteo_tsv", ["criteo_tsv"], "Output format.")
-flags.DEFINE_integer("rows", 100000, "Number of rows.")
-flags.DEFINE_string("output", None, "Output path.")
-flags.DEFINE_integer("seed", 0, "Random seed (the output is a function of it).")
 
 
 def main(argv):
@@ -93,5 +89,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    flags.DEFINE_enum("format", "criteo_tsv", ["criteo_tsv"], "Output format.")
+    flags.DEFINE_integer("rows", 100000, "Number of rows.")
+    flags.DEFINE_string("output", None, "Output path.")
+    flags.DEFINE_integer("seed", 0, "Random seed (the output is a function of it).")
     flags.mark_flag_as_required("output")
     app.run(main)

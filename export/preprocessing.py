@@ -1,0 +1,61 @@
+"""Raw features -> per-field ids inside a TensorFlow graph, rebuilt from a run's schema.
+
+The same token definition as the converter (datasets/tokens.py) followed by a vocabulary lookup
+from the schema's vocabulary files, which travel with the SavedModel as assets. Tokens outside the
+vocabulary, and values of features absent from a request, map exactly as in training (missing ->
+the "NULL" token, unknown -> OOV id 0).
+"""
+
+import os
+
+import tensorflow as tf
+
+from datasets.schema import load_schema
+from datasets.tokens import categorical_tokens_tf, numeric_tokens_tf
+
+NUMERIC_MISSING = tf.int64.min  # sentinel inside the graph for an absent numeric value
+
+
+class RawFeaturePreprocessor(tf.Module):
+    """Maps serialized tf.Examples or named raw feature tensors to ids (batch, N) int32."""
+
+    def __init__(self, schema_dir):
+        super().__init__(name="raw_feature_preprocessor")
+        schema = load_schema(schema_dir)
+        self.fields = [(field["name"], field["kind"]) for field in schema["fields"]]
+        self.tables = []
+        for field in schema["fields"]:
+            vocabulary = tf.saved_model.Asset(os.path.join(schema_dir, field["vocabulary"]))
+            initializer = tf.lookup.TextFileInitializer(
+                vocabulary, key_dtype=tf.string, key_index=tf.lookup.TextFileIndex.WHOLE_LINE,
+                value_dtype=tf.int64, value_index=tf.lookup.TextFileIndex.LINE_NUMBER)
+            self.tables.append(tf.lookup.StaticHashTable(initializer, default_value=-1))
+
+    def feature_dtype(self, kind):
+        return tf.int64 if kind == "numeric" else tf.string
+
+    def example_spec(self):
+        return {name: tf.io.RaggedFeature(self.feature_dtype(kind)) for name, kind in self.fields}
+
+    def column_spec(self):
+        """Named raw tensors for the columnar signature: one value per row, numeric missing = int64 min."""
+        return {name: tf.TensorSpec([None], self.feature_dtype(kind), name=name) for name, kind in self.fields}
+
+    def ids_from_examples(self, serialized):
+        parsed = tf.io.parse_example(serialized, self.example_spec())
+        columns = {}
+        for name, kind in self.fields:
+            default = NUMERIC_MISSING if kind == "numeric" else ""
+            columns[name] = parsed[name].to_tensor(default_value=default, shape=[None, 1])[:, 0]
+        return self.ids_from_columns(columns)
+
+    def ids_from_columns(self, columns):
+        ids = []
+        for (name, kind), table in zip(self.fields, self.tables):
+            values = columns[name]
+            if kind == "numeric":
+                tokens = numeric_tokens_tf(values, tf.not_equal(values, NUMERIC_MISSING))
+            else:
+                tokens = categorical_tokens_tf(values)
+            ids.append(table.lookup(tokens) + 1)  # vocabulary line k has id k + 1; unknown -> -1 + 1 = OOV 0
+        return tf.cast(tf.stack(ids, axis=1), tf.int32)
