@@ -11,42 +11,53 @@ take seconds in numpy.
 
 import numpy as np
 
-from tf_multiemb.collapse import gram, information_abundance_from_singular_values, singular_values_from_gram
+from tf_multiemb.collapse import information_abundance
 
 FIELD_CARDINALITY = 100  # D1 = D2
 
 
-def _information_abundance(matrix):
-    return information_abundance_from_singular_values(singular_values_from_gram(gram(matrix)))
+class ToyProblem:
+    """The synthetic data set and the fixed tables E2, E3 of Appendix G; E1 is the initial table.
+
+    Data are laid out on the (x1, x2) grid: third_ids[x1, x2] = x3 and labels[x1, x2] = y. E1 and
+    E2 come first from the seeded generator, so one seed gives the same E1, E2 for every D3.
+    """
+
+    def __init__(self, third_cardinality, embedding_dim=10, seed=0):
+        rng = np.random.default_rng(seed)
+        self.first = rng.standard_normal((FIELD_CARDINALITY, embedding_dim))
+        self.second = rng.standard_normal((FIELD_CARDINALITY, embedding_dim))
+        self.third = rng.standard_normal((third_cardinality, embedding_dim))
+        self.third_ids = rng.integers(0, third_cardinality, size=(FIELD_CARDINALITY, FIELD_CARDINALITY))
+        self.labels = rng.integers(0, 2, size=(FIELD_CARDINALITY, FIELD_CARDINALITY)).astype(np.float64)
+        self.third_cardinality = third_cardinality
+        # Row x1 of E1 collects the gradient of example (x1, x2) through e3 in bucket x1 * D3 + x3.
+        self._first_third_buckets = (np.arange(FIELD_CARDINALITY)[:, None] * third_cardinality
+                                     + self.third_ids).ravel()
+        self._second_third = np.einsum("bk,abk->ab", self.second, self.third[self.third_ids])  # e2.e3, fixed
+
+    def logits(self, first):
+        """h[x1, x2] = e1.e2 + e1.e3 + e2.e3 for every example."""
+        first_third = np.take_along_axis(first @ self.third.T, self.third_ids, axis=1)
+        return first @ self.second.T + first_third + self._second_third
+
+    def loss_gradient(self, first):
+        """dL/dE1 of the mean binary cross-entropy over all D1 * D2 examples."""
+        sigmoid = 0.5 * (1.0 + np.tanh(0.5 * self.logits(first)))  # overflow-free
+        logit_gradient = (sigmoid - self.labels) / self.labels.size
+        per_third = np.bincount(self._first_third_buckets, weights=logit_gradient.ravel(),
+                                minlength=FIELD_CARDINALITY * self.third_cardinality)
+        return logit_gradient @ self.second + per_third.reshape(FIELD_CARDINALITY, -1) @ self.third
 
 
 def toy_information_abundance_curve(third_cardinality, embedding_dim=10, iterations=5000, learning_rate=1.0, seed=0):
-    """IA(E1) before training and after every SGD iteration: a list of iterations + 1 values.
-
-    E1 and E2 come first from the seeded generator, so the same seed gives the same E1, E2 for
-    every D3; then E3, the x3 draw and the labels.
-    """
-    rng = np.random.default_rng(seed)
-    first = rng.standard_normal((FIELD_CARDINALITY, embedding_dim))
-    second = rng.standard_normal((FIELD_CARDINALITY, embedding_dim))
-    third = rng.standard_normal((third_cardinality, embedding_dim))
-    third_ids = rng.integers(0, third_cardinality, size=(FIELD_CARDINALITY, FIELD_CARDINALITY))  # [x1, x2] -> x3
-    labels = rng.integers(0, 2, size=(FIELD_CARDINALITY, FIELD_CARDINALITY)).astype(np.float64)
-    num_examples = labels.size
-    # Row x1 accumulates the gradient of every example (x1, x2) in the bucket x1 * D3 + x3.
-    first_third_buckets = (np.arange(FIELD_CARDINALITY)[:, None] * third_cardinality + third_ids).ravel()
-    fixed_logit = np.einsum("bk,abk->ab", second, third[third_ids])  # e2.e3, constant since E2, E3 are fixed
-
-    curve = [_information_abundance(first)]
+    """IA(E1) before training and after every full-batch SGD iteration: a list of iterations + 1 values."""
+    problem = ToyProblem(third_cardinality, embedding_dim, seed)
+    first = problem.first.copy()
+    curve = [information_abundance(first)]
     for _ in range(iterations):
-        first_third = np.take_along_axis(first @ third.T, third_ids, axis=1)  # e1.e3 per example
-        logits = first @ second.T + first_third + fixed_logit
-        logit_gradient = (0.5 * (1.0 + np.tanh(0.5 * logits)) - labels) / num_examples  # sigmoid, overflow-free
-        per_third = np.bincount(first_third_buckets, weights=logit_gradient.ravel(),
-                                minlength=FIELD_CARDINALITY * third_cardinality)
-        gradient = logit_gradient @ second + per_third.reshape(FIELD_CARDINALITY, third_cardinality) @ third
-        first -= learning_rate * gradient
-        curve.append(_information_abundance(first))
+        first -= learning_rate * problem.loss_gradient(first)
+        curve.append(information_abundance(first))
     return curve
 
 
