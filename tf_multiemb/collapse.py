@@ -14,7 +14,9 @@ import numpy as np
 def singular_values_from_gram(gram):
     """Singular values of E, descending, from G = E^T E."""
     eigenvalues = np.linalg.eigvalsh(np.asarray(gram, dtype=np.float64))
-    return np.sqrt(np.clip(eigenvalues, 0.0, None))[::-1]
+    # Eigenvalues within rounding error of zero (a rank-deficient E) are exactly zero singular values.
+    noise_floor = eigenvalues.size * np.finfo(np.float64).eps * max(eigenvalues.max(initial=0.0), 0.0)
+    return np.sqrt(np.where(eigenvalues > noise_floor, eigenvalues, 0.0))[::-1]
 
 
 def gram(matrix):
