@@ -61,11 +61,16 @@ def field_embedding_information_abundance(table, field_rows, num_sets, embedding
     return results
 
 
-def normalized_singular_spectrum(matrix):
-    """Singular values of E, descending, divided by the largest (the spectra of paper Figure 1b)."""
-    singular_values = singular_values_from_gram(gram(matrix))
+def spectrum_normalized_by_largest(singular_values):
+    """Descending singular values divided by the largest (all-zero spectra are returned unchanged)."""
+    singular_values = np.asarray(singular_values, dtype=np.float64)
     largest = singular_values[0] if singular_values.size else 0.0
     return singular_values / largest if largest > 0 else singular_values
+
+
+def normalized_singular_spectrum(matrix):
+    """Singular values of E, descending, divided by the largest (the spectra of paper Figure 1b)."""
+    return spectrum_normalized_by_largest(singular_values_from_gram(gram(matrix)))
 
 
 def information_abundance_per_dimension(matrix):

@@ -73,13 +73,15 @@ def analyze_embeddings(model, base_embedding_dim, random_samples, seed):
     rows = [layer.field_rows(i) for i in range(len(layer.field_dims))]
     width = table.shape[1]
     fields = []
-    for start, stop in rows:
-        matrix = table[start:stop]
+    for start, stop in rows:  # one Gram per field (a field can have millions of rows)
+        singular_values = collapse.singular_values_from_gram(collapse.gram(table[start:stop]))
+        ia = collapse.information_abundance_from_singular_values(singular_values)
+        random_ia = collapse.expected_random_information_abundance(stop - start, width, random_samples, seed)
         fields.append({
-            "ia": collapse.information_abundance(matrix),
-            "ia_per_dimension": collapse.information_abundance_per_dimension(matrix),
-            "relative_ia": collapse.relative_information_abundance(matrix, random_samples, seed),
-            "spectrum": collapse.normalized_singular_spectrum(matrix).tolist(),
+            "ia": ia,
+            "ia_per_dimension": ia / width,
+            "relative_ia": ia / random_ia,
+            "spectrum": collapse.spectrum_normalized_by_largest(singular_values).tolist(),
         })
     diversity_sets = layer.num_sets if layer.num_sets > 1 else width // base_embedding_dim
     result = {"num_sets": layer.num_sets, "embedding_dim": layer.embedding_dim, "fields": fields,
