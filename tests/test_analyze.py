@@ -74,6 +74,14 @@ def test_cli_on_multi_embedding_run_with_single_embedding_comparison(tmp_path):
     assert float(target) == pytest.approx(factors["target"], abs=1e-4)
     assert "| 2 | 4.0000 |" in text  # mean IA of epoch 2 from the jsonl
 
+    summary = json.loads((output / "summary.json").read_text())
+    start, stop = rows[1]
+    np.testing.assert_allclose(summary["run"]["fields"][1]["spectrum"],
+                               collapse.normalized_singular_spectrum(me_table[start:stop]), atol=1e-9)
+    np.testing.assert_allclose(summary["cross_network"]["interaction_pattern"][2],
+                               np.linalg.norm(np.asarray(me_model.interaction.kernels[0])[2].reshape(4, 4, 4, 4),
+                                              axis=(1, 3)), rtol=1e-5)
+
 
 def test_single_embedding_run_default_output_dir(tmp_path):
     write_run(tmp_path / "se", "single", 1)
