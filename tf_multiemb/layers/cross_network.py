@@ -1,4 +1,13 @@
-"""DCNv2 cross network (Wang et al., WWW 2021, Eq. 1), stacked, one per embedding set."""
+"""DCNv2 cross network (Wang et al., WWW 2021, Eq. 1), stacked, one per embedding set.
+
+Options for the paper's analyses of DCNv2:
+- `orthogonal_regularization`: regularized DCNv2 (Section 4.2 Evidence III, Appendix K), the penalty
+  sum_{l,m,i,j} ||W_{i->j}^T W_{i->j} - lambda_ij I||_F^2 over every K x K block with a learnable
+  lambda_ij per block.
+- `shared_across_sets`: ablation (a) of Section 5.3 / Figure 10c-d, one cross network for all sets.
+- `set_variance_regularization`: ablation (b), the penalty sum_{l,i,j} Var_m ||W_{i->j}^{(m)}||_F.
+- `projection_dim`: DCNv2's low-rank cross layer W = U V^T (Wang et al., Section 3.2).
+"""
 
 import keras
 from keras import ops
@@ -16,31 +25,107 @@ class CrossNetV2(keras.layers.Layer):
 
     `W_l` uses the input-major layout of `keras.layers.Dense` (x @ W), so the block
     W_l[i*K:(i+1)*K, j*K:(j+1)*K] maps field i's embedding into field j's output slot.
+
+    Args:
+        num_layers: number of stacked cross layers.
+        kernel_initializer: initializer of W_l (or of U_l, V_l when low-rank).
+        projection_dim: None for full-rank W_l; r for the low-rank W_l = U_l V_l^T, U_l, V_l in R^{NK x r}.
+        shared_across_sets: one set of weights used by all M sets (ablation (a), Figure 10c-d).
+        orthogonal_regularization: weight of the block-orthogonality penalty (paper code: 1e-5).
+        set_variance_regularization: weight of the penalty on the variance across sets of the block
+            norms ||W_{i->j}^{(m)}||_F (ablation (b), Figure 10c-d).
     """
 
-    def __init__(self, num_layers=4, kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, num_layers=4, kernel_initializer="glorot_uniform", projection_dim=None,
+                 shared_across_sets=False, orthogonal_regularization=0.0, set_variance_regularization=0.0, **kwargs):
         super().__init__(**kwargs)
         self.num_layers = int(num_layers)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.projection_dim = None if projection_dim is None else int(projection_dim)
+        self.shared_across_sets = bool(shared_across_sets)
+        self.orthogonal_regularization = float(orthogonal_regularization)
+        self.set_variance_regularization = float(set_variance_regularization)
+        if self.projection_dim is not None and self.projection_dim < 1:
+            raise ValueError(f"projection_dim must be a positive integer or None, got {projection_dim!r}")
+        if self.orthogonal_regularization < 0 or self.set_variance_regularization < 0:
+            raise ValueError("regularization weights must be non-negative")
 
     def build(self, input_shape):
         num_sets, num_fields, dim = input_shape[1], input_shape[2], input_shape[3]
+        self.num_sets, self.num_fields, self.field_dim = num_sets, num_fields, dim
         width = num_fields * dim
-        self.kernels = [
-            self.add_weight(name=f"kernel_{l}", shape=(num_sets, width, width), initializer=self.kernel_initializer)
-            for l in range(self.num_layers)
-        ]
+        weight_sets = 1 if self.shared_across_sets else num_sets
+        if self.projection_dim is None:
+            self.kernels = [
+                self.add_weight(name=f"kernel_{l}", shape=(weight_sets, width, width),
+                                initializer=self.kernel_initializer)
+                for l in range(self.num_layers)
+            ]
+        else:
+            self.down_kernels = [
+                self.add_weight(name=f"down_kernel_{l}", shape=(weight_sets, width, self.projection_dim),
+                                initializer=self.kernel_initializer)
+                for l in range(self.num_layers)
+            ]
+            self.up_kernels = [
+                self.add_weight(name=f"up_kernel_{l}", shape=(weight_sets, self.projection_dim, width),
+                                initializer=self.kernel_initializer)
+                for l in range(self.num_layers)
+            ]
         self.biases = [
-            self.add_weight(name=f"bias_{l}", shape=(num_sets, width), initializer="zeros")
+            self.add_weight(name=f"bias_{l}", shape=(weight_sets, width), initializer="zeros")
             for l in range(self.num_layers)
         ]
+        if self.orthogonal_regularization > 0:
+            self.block_scales = self.add_weight(
+                name="block_scales", shape=(self.num_layers, weight_sets, num_fields, num_fields), initializer="ones"
+            )
+
+    def effective_kernels(self):
+        """W_l for every layer, each (M', NK, NK) with M' = 1 when shared across sets (U_l V_l^T if low-rank)."""
+        if self.projection_dim is None:
+            return list(self.kernels)
+        return [ops.matmul(down, up) for down, up in zip(self.down_kernels, self.up_kernels)]
+
+    def kernel_blocks(self, kernel):
+        """(M', NK, NK) kernel -> (M', N, N, K, K) blocks; [m, i, j] maps field i into field j's slot."""
+        n, k = self.num_fields, self.field_dim
+        return ops.transpose(ops.reshape(kernel, (-1, n, k, n, k)), (0, 1, 3, 2, 4))
+
+    def orthogonality_penalty(self):
+        """sum_{l,m,i,j} ||B^T B - lambda I||_F^2 over K x K blocks B (Section 4.2 Evidence III, Appendix K)."""
+        identity = ops.eye(self.field_dim, dtype=self.block_scales.dtype)
+        total = 0.0
+        for layer, kernel in enumerate(self.effective_kernels()):
+            blocks = self.kernel_blocks(kernel)
+            products = ops.einsum("mijab,mijac->mijbc", blocks, blocks)
+            scaled_identity = self.block_scales[layer][..., None, None] * identity
+            total = total + ops.sum(ops.square(products - scaled_identity))
+        return total
+
+    def set_variance_penalty(self):
+        """sum_{l,i,j} Var_m ||W_{i->j}^{(m)}||_F (Section 5.3, ablation (b))."""
+        total = 0.0
+        for kernel in self.effective_kernels():
+            blocks = self.kernel_blocks(kernel)
+            norms = ops.sqrt(ops.sum(ops.square(blocks), axis=(3, 4)))
+            total = total + ops.sum(ops.var(norms, axis=0))
+        return total
 
     def call(self, embeddings):
         num_sets = embeddings.shape[1]
-        x0 = ops.reshape(embeddings, (-1, num_sets, embeddings.shape[2] * embeddings.shape[3]))
+        width = embeddings.shape[2] * embeddings.shape[3]
+        x0 = ops.reshape(embeddings, (-1, num_sets, width))
         x = x0
-        for kernel, bias in zip(self.kernels, self.biases):
+        for kernel, bias in zip(self.effective_kernels(), self.biases):
+            if self.shared_across_sets:
+                kernel = ops.broadcast_to(kernel, (num_sets, width, width))
+                bias = ops.broadcast_to(bias, (num_sets, width))
             x = ops.add(ops.multiply(x0, ops.add(ops.einsum("bmd,mde->bme", x, kernel), bias)), x)
+        if self.orthogonal_regularization > 0:
+            self.add_loss(self.orthogonal_regularization * self.orthogonality_penalty())
+        if self.set_variance_regularization > 0:
+            self.add_loss(self.set_variance_regularization * self.set_variance_penalty())
         return x
 
     def compute_output_shape(self, input_shape):
@@ -51,5 +136,9 @@ class CrossNetV2(keras.layers.Layer):
         config.update(
             num_layers=self.num_layers,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            projection_dim=self.projection_dim,
+            shared_across_sets=self.shared_across_sets,
+            orthogonal_regularization=self.orthogonal_regularization,
+            set_variance_regularization=self.set_variance_regularization,
         )
         return config
