@@ -12,9 +12,11 @@ class FieldWeightedInteraction(keras.layers.Layer):
     r^{(m)} is a full N x N matrix per set (all ordered pairs, the diagonal included), as in the
     authors' code. Computed as two einsums: t_j = sum_i r_ij e_i, then v = sum_j t_j * e_j.
     Linear in the pair products, so the per-set projection follows it (paper Appendix C.2).
+    r starts at all ones (the FM-like sum of all pair products); a Glorot start left validation AUC
+    near 0.57 after an epoch on the Criteo sample versus 0.67 from ones.
     """
 
-    def __init__(self, weight_initializer="glorot_uniform", **kwargs):
+    def __init__(self, weight_initializer="ones", **kwargs):
         super().__init__(**kwargs)
         self.weight_initializer = keras.initializers.get(weight_initializer)
 
