@@ -1,5 +1,8 @@
 """Scale semantics of `build_model`: equal embedding parameters for SE and ME at every scale."""
 
+import itertools
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -46,3 +49,12 @@ def test_bad_arguments_are_rejected(arguments, message):
 def test_unknown_projection_is_rejected():
     with pytest.raises(ValueError, match="projection"):
         build_model("dnn", FIELD_DIMS, projection="relu")
+
+
+def test_every_backbone_has_scaling_study_flagfiles():
+    configs = pathlib.Path(__file__).resolve().parents[1] / "configs"
+    for dataset in ("criteo", "avazu"):
+        for name in BACKBONES:
+            for mode, scale in itertools.product(("se", "me"), (1, 2, 3, 4, 10)):
+                text = (configs / dataset / f"{name}_{mode}_{scale}x.flags").read_text()
+                assert f"--model={name}\n" in text and f"--scale={scale}\n" in text
