@@ -151,11 +151,12 @@ def main(argv=None):
     for name, embedding, scale in configurations:
         rows.append(measure(name, embedding, scale, args.vocab, args.batch_size, args.steps, peak))
         keras.backend.clear_session()
-    print(f"peak float32 matmul: {peak:,.0f} GFLOP/s ({keras.backend.backend()} backend)\n")
+        print(markdown_table(rows[-1:]).splitlines()[-1], flush=True)
+        if args.json:  # rewritten after every configuration so an interrupted sweep keeps its results
+            with open(args.json, "w", encoding="utf-8") as output:
+                json.dump(rows, output, indent=2)
+    print(f"\npeak float32 matmul: {peak:,.0f} GFLOP/s ({keras.backend.backend()} backend)\n")
     print(markdown_table(rows))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as output:
-            json.dump(rows, output, indent=2)
 
 
 if __name__ == "__main__":
