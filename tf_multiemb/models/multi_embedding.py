@@ -7,6 +7,16 @@
 
 Single embedding is M = 1: P_1 is then simply the first hidden layer of the usual MLP, so SE and
 ME share one code path and have the same depth.
+
+Two-stream backbones (FinalMLP) declare `num_streams = S` on their interaction and return
+(batch, M, S * F): S equal-width streams. Every (set, stream) pair gets its own projection, the
+mean over sets is taken per stream (paper Appendix C.2: "we average the two-stream outputs
+respectively"), the head layers are per stream, and the interaction's `make_fusion` layer replaces
+the final Dense(1), mapping (batch, S, U) to a logit.
+
+`projection="linear"` drops BatchNorm, ReLU and dropout from P_m. It exists for the paper's
+Appendix E argument: with linear interaction and linear projection ME equals SE under a weight
+mapping, so it is a diagnostic, not a model to train.
 """
 
 import keras
@@ -14,6 +24,9 @@ from keras import ops
 
 from tf_multiemb.layers.field_embedding import FieldEmbedding
 from tf_multiemb.layers.mlp import MLPBlock
+from tf_multiemb.layers.set_dense import SetDense
+
+PROJECTIONS = ("mlp", "linear")
 
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
@@ -29,25 +42,34 @@ class MultiEmbeddingModel(keras.Model):
         hidden_units: the MLP widths; the first is the per-set projection, the rest the shared head.
         dropout: dropout rate of every MLP block.
         synchronized_batch_norm: batch statistics over all replicas (multi-device training).
+        projection: "mlp" (Dense -> BN -> ReLU -> Dropout, the paper's P_m) or "linear" (Dense only,
+            the Appendix E diagnostic).
     """
 
     def __init__(self, field_dims, interaction, num_sets=1, embedding_dim=10, hidden_units=(400, 400),
-                 dropout=0.2, synchronized_batch_norm=False, **kwargs):
+                 dropout=0.2, synchronized_batch_norm=False, projection="mlp", **kwargs):
         super().__init__(**kwargs)
         if not hidden_units:
             raise ValueError("hidden_units needs at least one layer: the first one is the per-set projection")
+        if projection not in PROJECTIONS:
+            raise ValueError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
         self.field_dims = [int(d) for d in field_dims]
         self.num_sets = int(num_sets)
         self.embedding_dim = int(embedding_dim)
         self.hidden_units = [int(u) for u in hidden_units]
         self.dropout = float(dropout)
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
+        self.projection_kind = projection
+        self.num_streams = int(getattr(interaction, "num_streams", 1))
         self.field_embedding = FieldEmbedding(self.field_dims, self.embedding_dim, self.num_sets, name="field_embedding")
         self.interaction = interaction
         blocks = [MLPBlock(u, self.dropout, self.synchronized_batch_norm, name=f"mlp_{i}")
                   for i, u in enumerate(self.hidden_units)]
         self.projection, self.head = blocks[0], blocks[1:]
-        self.output_layer = keras.layers.Dense(1, name="logit")
+        if projection == "linear":
+            self.projection = SetDense(self.hidden_units[0], name="linear_projection")
+        self.output_layer = (interaction.make_fusion(name="logit") if self.num_streams > 1
+                             else keras.layers.Dense(1, name="logit"))
 
     def build(self, input_shape):
         batch = input_shape[0]
@@ -55,17 +77,24 @@ class MultiEmbeddingModel(keras.Model):
         embedding_shape = self.field_embedding.compute_output_shape(input_shape)
         if not self.interaction.built:  # a deserialized interaction arrives already built
             self.interaction.build(embedding_shape)
-        shape = self.interaction.compute_output_shape(embedding_shape)
-        self.projection.build(shape)
-        shape = (batch, self.hidden_units[0])
+        interaction_shape = self.interaction.compute_output_shape(embedding_shape)
+        self.projection.build((batch, self.num_sets * self.num_streams, interaction_shape[-1] // self.num_streams))
+        streams = () if self.num_streams == 1 else (self.num_streams,)
+        shape = (batch, *streams, self.hidden_units[0])
         for block in self.head:
             block.build(shape)
-            shape = (batch, block.units)
+            shape = (batch, *streams, block.units)
         self.output_layer.build(shape)
 
     def call(self, ids, training=None):
         sets = self.interaction(self.field_embedding(ids), training=training)
-        hidden = ops.mean(self.projection(sets, training=training), axis=1)
+        stream_width = sets.shape[-1] // self.num_streams
+        # (batch, M, S*F) -> (batch, M*S, F): every (set, stream) pair is projected with its own weights.
+        sets = ops.reshape(sets, (-1, self.num_sets * self.num_streams, stream_width))
+        projected = self.projection(sets, training=training)
+        hidden = ops.mean(ops.reshape(projected, (-1, self.num_sets, self.num_streams, self.hidden_units[0])), axis=1)
+        if self.num_streams == 1:
+            hidden = ops.squeeze(hidden, 1)
         for block in self.head:
             hidden = block(hidden, training=training)
         return ops.sigmoid(ops.cast(self.output_layer(hidden), "float32"))
@@ -80,6 +109,7 @@ class MultiEmbeddingModel(keras.Model):
             "hidden_units": self.hidden_units,
             "dropout": self.dropout,
             "synchronized_batch_norm": self.synchronized_batch_norm,
+            "projection": self.projection_kind,
         }
 
     def get_build_config(self):

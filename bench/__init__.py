@@ -1,0 +1,1 @@
+"""Throughput and size benchmarks (not run by the test suite)."""

@@ -1,0 +1,67 @@
+"""FinalMLP interaction: per-stream feature-selection gates (Mao et al., AAAI 2023, Eq. 2)."""
+
+import keras
+from keras import ops
+
+from tf_multiemb.layers.bilinear_fusion import MultiHeadBilinearFusion
+
+
+@keras.saving.register_keras_serializable(package="tf_multiemb")
+class FeatureSelectionGate(keras.layers.Layer):
+    """Two gated views of the flat embeddings: (batch, M, N, K) -> (batch, M, 2 * N*K).
+
+    Stream s sees x_s = 2 * sigmoid(MLP_s(c_s)) * [e_1, ..., e_N] (Eq. 2); the context c_s is a
+    learnable K-vector (FinalMLP's default when no context fields are named), so each gate is a
+    learned per-(set, stream) reweighting of the N*K inputs. With `feature_selection=False` both
+    streams see the plain embeddings. The model treats the output as `num_streams = 2` streams:
+    each (set, stream) gets its own projection, which is the stream MLP's first layer; the
+    remaining stream layers form the head, and `make_fusion` gives FinalMLP's bilinear fusion
+    (Eq. 3-4) as the output layer. So the sets are averaged per stream (paper Appendix C.2).
+    """
+
+    num_streams = 2
+
+    def __init__(self, feature_selection=True, gate_units=64, fusion_heads=2, **kwargs):
+        super().__init__(**kwargs)
+        self.feature_selection = bool(feature_selection)
+        self.gate_units = int(gate_units)
+        self.fusion_heads = int(fusion_heads)
+
+    def build(self, input_shape):
+        num_sets, num_fields, dim = input_shape[1], input_shape[2], input_shape[3]
+        if not self.feature_selection:
+            return
+        streams = (num_sets, self.num_streams)
+        self.context = self.add_weight(name="context", shape=(*streams, dim),
+                                       initializer=keras.initializers.RandomNormal(stddev=0.1))
+        self.hidden_kernel = self.add_weight(name="hidden_kernel", shape=(*streams, dim, self.gate_units),
+                                             initializer="glorot_uniform")
+        self.hidden_bias = self.add_weight(name="hidden_bias", shape=(*streams, self.gate_units), initializer="zeros")
+        self.gate_kernel = self.add_weight(name="gate_kernel", shape=(*streams, self.gate_units, num_fields * dim),
+                                           initializer="glorot_uniform")
+        self.gate_bias = self.add_weight(name="gate_bias", shape=(*streams, num_fields * dim), initializer="zeros")
+
+    def gates(self):
+        """The (M, 2, N*K) gate values 2 * sigmoid(MLP(c))."""
+        hidden = ops.relu(ops.add(ops.einsum("msk,msku->msu", self.context, self.hidden_kernel), self.hidden_bias))
+        return ops.multiply(2.0, ops.sigmoid(ops.add(ops.einsum("msu,msuo->mso", hidden, self.gate_kernel),
+                                                     self.gate_bias)))
+
+    def call(self, embeddings, training=None):
+        num_sets, width = embeddings.shape[1], embeddings.shape[2] * embeddings.shape[3]
+        flat = ops.expand_dims(ops.reshape(embeddings, (-1, num_sets, width)), 2)  # (B, M, 1, N*K)
+        views = ops.multiply(flat, self.gates()) if self.feature_selection else ops.concatenate([flat, flat], axis=2)
+        return ops.reshape(views, (-1, num_sets, self.num_streams * width))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.num_streams * input_shape[2] * input_shape[3])
+
+    def make_fusion(self, name=None):
+        """FinalMLP's output layer for the two stream representations."""
+        return MultiHeadBilinearFusion(num_heads=self.fusion_heads, name=name)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(feature_selection=self.feature_selection, gate_units=self.gate_units,
+                      fusion_heads=self.fusion_heads)
+        return config

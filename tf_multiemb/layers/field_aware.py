@@ -1,0 +1,42 @@
+"""FFM interaction: field-aware sub-embeddings (Juan et al., RecSys 2016, Eq. 3; paper Appendix H)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="tf_multiemb")
+class FieldAwareInteraction(keras.layers.Layer):
+    """v = sum_{i<j} e_{i->j} * e_{j->i}: (batch, M, N, (N-1)*k) -> (batch, M, k).
+
+    As in the paper's Appendix H, field i's embedding of width K = (N-1)*k is split into N-1
+    sub-embeddings e_{i->j} of width k, one per other field j (slot j, or j-1 when j > i). So
+    FFM uses the ordinary `FieldEmbedding` with a wider row and owns no table of its own; the
+    registry sets K = (N-1) * k0 (`embedding_width_factor`). FFM's score is sum_k v_k; the
+    per-set projection generalises that sum. No weights.
+    """
+
+    @staticmethod
+    def embedding_width_factor(num_fields):
+        """How many sub-embeddings one field's embedding row holds."""
+        return num_fields - 1
+
+    def build(self, input_shape):
+        num_fields, width = input_shape[2], input_shape[3]
+        if num_fields < 2 or width % (num_fields - 1):
+            raise ValueError(f"FFM needs an embedding width divisible by N-1 = {num_fields - 1}, got {width}")
+        first, second = np.triu_indices(num_fields, k=1)
+        # Flat index into (N, N-1) sub-embedding slots of e_{i->j} and of e_{j->i}, for every pair i < j.
+        self._forward_slots = (first * (num_fields - 1) + second - 1).tolist()
+        self._backward_slots = (second * (num_fields - 1) + first).tolist()
+
+    def call(self, embeddings, training=None):
+        num_sets, num_fields, width = embeddings.shape[1], embeddings.shape[2], embeddings.shape[3]
+        sub_width = width // (num_fields - 1)
+        slots = ops.reshape(embeddings, (-1, num_sets, num_fields * (num_fields - 1), sub_width))
+        forward = ops.take(slots, self._forward_slots, axis=2)
+        backward = ops.take(slots, self._backward_slots, axis=2)
+        return ops.sum(ops.multiply(forward, backward), axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], input_shape[3] // (input_shape[2] - 1))
