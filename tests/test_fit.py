@@ -7,20 +7,10 @@ import sys
 
 import pytest
 
-from datasets.conversion import convert
-from datasets.criteo import CriteoFormat
-from tests.shared_data import shared_data_file
 from trainers.config import FitConfig
 from trainers.fit import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(scope="module")
-def criteo_10k_dir(tmp_path_factory):
-    output = tmp_path_factory.mktemp("criteo10k") / "data"
-    convert(CriteoFormat(), shared_data_file("criteo/train-10k.txt"), str(output), min_count=10)
-    return str(output)
 
 
 @pytest.fixture(scope="module")
