@@ -146,16 +146,18 @@ class DelimitedFormat:
         block at the file start may begin with a header; `valid_numbers` caches, per numeric field, raw
         strings already known to be integers.
         """
-        lines = decoded_lines(data, first_line, bad_rows)
+        bad = []  # (line number, BadRow), reported in line order
+        lines = decoded_lines(data, first_line, bad)
         if at_file_start and lines and lines[0][0] == first_line and self.is_header(lines[0][1]):
             lines = lines[1:]
         rows = [line.split(self.delimiter) for _, line in lines]
         keep = [len(row) == self.num_columns for row in rows]
         for (number, _), row, ok in zip(lines, rows, keep):
             if not ok:
-                bad_rows.add(number, BadRow("column_count", f"{len(row)} columns, expected {self.num_columns}"))
+                bad.append((number, BadRow("column_count", f"{len(row)} columns, expected {self.num_columns}")))
         columns = list(zip(*itertools.compress(rows, keep))) if any(keep) else []
         if not columns:
+            report_in_order(bad, bad_rows)
             return (), [()] * len(self.fields)
         rejected = {}
         if self.label_column is not None and not set(columns[self.label_column]) <= {"0", "1"}:
@@ -174,12 +176,17 @@ class DelimitedFormat:
                         rejected.setdefault(index, BadRow("numeric", f"{name}={value[:20]!r} is not an integer"))
         if rejected:
             numbers = [number for (number, _), ok in zip(lines, keep) if ok]
-            for index in sorted(rejected):
-                bad_rows.add(numbers[index], rejected[index])
+            bad.extend((numbers[index], error) for index, error in rejected.items())
             good = [index not in rejected for index in range(len(columns[0]))]
             columns = [tuple(itertools.compress(column, good)) for column in columns]
+        report_in_order(bad, bad_rows)
         labels = columns[self.label_column] if self.label_column is not None else ()
         return labels, columns[self.feature_start:self.feature_start + len(self.fields)]
+
+
+def report_in_order(bad, bad_rows):
+    for number, error in sorted(bad, key=lambda item: item[0]):
+        bad_rows.add(number, error)
 
 
 INTEGER_PATTERN = "^(-?[0-9]+)?$"  # the same rule as is_integer_text
@@ -191,8 +198,8 @@ def is_integer_text(value):
     return value == "" or (digits.isascii() and digits.isdigit())
 
 
-def decoded_lines(data, first_line, bad_rows):
-    """(line number, text) of each line of `data`; lines that are not UTF-8 go to `bad_rows`."""
+def decoded_lines(data, first_line, bad):
+    """(line number, text) of each line of `data`; lines that are not UTF-8 are appended to `bad`."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -212,7 +219,7 @@ def decoded_lines(data, first_line, bad_rows):
         try:
             lines.append((number, raw.decode("utf-8").rstrip("\r")))
         except UnicodeDecodeError as error:
-            bad_rows.add(number, BadRow("encoding", f"invalid UTF-8 at byte {error.start}"))
+            bad.append((number, BadRow("encoding", f"invalid UTF-8 at byte {error.start}")))
     return lines
 
 
