@@ -3,29 +3,36 @@
     python -m bench.conversion_throughput --rows=2000000 --rows=8000000 --json=conversion.json
 
 Generates the file (datasets.synthetic, not timed), runs `python -m datasets.criteo` in a child process
-and reports wall time, rows/s and the child's peak RSS (sum over its worker processes' maxima is not
-available from the OS, so peak RSS of the largest process is reported: ru_maxrss of the children).
+and reports wall time, rows/s and peak RSS: the largest sum of RSS over the converter's process tree
+(parent + forked workers), sampled every 0.1 s with psutil.
 """
 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 
+import psutil
+
 
 def convert_once(path, output_dir, workers):
     command = [sys.executable, "-m", "datasets.criteo", f"--input={path}", f"--output_dir={output_dir}",
                "--overwrite"] + ([f"--workers={workers}"] if workers else [])
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.time()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.time() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tree, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            peak = max(peak, sum(p.memory_info().rss for p in [tree] + tree.children(recursive=True)))
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.1)
+    if child.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed with exit code {child.returncode}")
+    return time.time() - started, peak / 2**20
 
 
 def main():
