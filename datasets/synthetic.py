@@ -17,10 +17,10 @@ import numpy as np
 from absl import app, flags
 
 CRITEO_NUMERIC = 13
-# Raw integer ranges of I1..I13 and value counts of C1..C26 (approximately Criteo's after min-count 10).
+# Raw integer ranges of I1..I13 and value counts of C1..C26: sum ~1.08M, max 190k (REFERENCE.md).
 CRITEO_NUMERIC_RANGES = [60, 2000, 500, 50, 20000, 800, 200, 50, 800, 5, 50, 50, 300]
-CRITEO_CATEGORICAL = [1445, 553, 175781, 128509, 305, 19, 11930, 629, 3, 39530, 5130, 156655, 3175, 27, 11254,
-                      165206, 10, 4605, 2017, 3, 169041, 18, 15, 49783, 71, 34678]
+CRITEO_CATEGORICAL = [1445, 553, 190000, 150000, 305, 19, 11930, 629, 3, 60000, 5130, 175000, 3175, 27, 11254,
+                      180000, 10, 4605, 2017, 3, 185000, 18, 15, 64000, 71, 34678]
 # Share of missing values per Criteo field (I12 ~77%, C22 ~81% as in the real file).
 CRITEO_MISSING = [0.45, 0.0, 0.21, 0.22, 0.03, 0.23, 0.04, 0.0, 0.04, 0.45, 0.04, 0.77, 0.22] + \
     [0.0] * 2 + [0.03, 0.03] + [0.0, 0.12] + [0.0] * 12 + [0.44, 0.44, 0.81, 0.0, 0.03, 0.44, 0.03, 0.44]
