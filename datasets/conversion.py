@@ -387,12 +387,22 @@ def _tick(num_bytes, num_rows):
             _JOB[key].value += amount
 
 
-def _blocks(start, end):
+def numbered_blocks(path, start, end):
     """(first line number relative to the range, at file start, block) for the range's blocks."""
     line = 1
-    for data in read_blocks(_JOB["path"], start, end):
+    for data in read_blocks(path, start, end):
         yield line, start == 0 and line == 1, data
         line += count_lines(data)
+
+
+def block_ids(columns, lookups):
+    """(rows, fields) int64 ids of a block's Arrow columns (unknown raw values -> OOV_ID)."""
+    return np.stack([ids_of[pc.index_in(column, value_set=keys).fill_null(len(keys)).to_numpy()]
+                     for (keys, ids_of), column in zip(lookups, columns)], axis=1)
+
+
+def _blocks(start, end):
+    return numbered_blocks(_JOB["path"], start, end)
 
 
 def _count_range(task):
@@ -430,8 +440,7 @@ def _write_range(task):
             labels, columns = raw_format.arrow_block(data, line, BadRowReport(), valid_numbers, at_start)
             if not len(labels):
                 continue
-            ids = np.stack([ids_of[pc.index_in(column, value_set=keys).fill_null(len(keys)).to_numpy()]
-                            for (keys, ids_of), column in zip(lookups, columns)], axis=1)
+            ids = block_ids(columns, lookups)
             splits = _JOB["assignment"][row:row + len(labels)].astype(np.int64)
             row += len(labels)
             target = np.empty(len(labels), dtype=np.int64)
