@@ -247,3 +247,20 @@ def test_raw_rows_labelled_unlabelled_and_csv(train_10k):
     csv_rows = list(criteo.raw_rows(shared_data("criteo/kaggle-random-4584.csv")))
     assert len(csv_rows) == 4584
     assert all(isinstance(r["I2"], int) for r in csv_rows) and any(r["I12"] is None for r in csv_rows)
+
+
+def test_hand_encoded_examples_parse_like_tf_train_example():
+    from datasets.conversion import ExampleLayout, example_bytes, varint_width
+
+    ids = np.array([[0, 1, 127, 128, 70000], [5, 16383, 16384, 2**21, 3]])
+    widths = [varint_width(m) for m in (5, 16383, 16384, 2**21, 70000)]
+    padded = ExampleLayout(40).records(ids, np.array([1, 0]), widths)
+    serialized = [row.tobytes() for row in padded] + [example_bytes(ids[0].tolist(), 1)]
+    parsed = tf.io.parse_example(tf.constant(serialized), {"ids": tf.io.FixedLenFeature([5], tf.int64),
+                                                            "label": tf.io.FixedLenFeature([1], tf.int64)})
+    assert parsed["ids"].numpy().tolist() == [ids[0].tolist(), ids[1].tolist(), ids[0].tolist()]
+    assert parsed["label"].numpy()[:, 0].tolist() == [1, 0, 1]
+    reference = tf.train.Example()
+    reference.features.feature["ids"].int64_list.value.extend(ids[1].tolist())
+    reference.features.feature["label"].int64_list.value.append(0)
+    assert tf.train.Example.FromString(serialized[1]) == reference
