@@ -1,21 +1,31 @@
 """Raw click log -> TFRecord shards of int ids + schema.json + vocabularies (DESIGN.md data flow).
 
-Two streaming passes over the input, never the whole file in memory:
-  1. parse every line, count tokens per field, count bad lines by reason;
-  2. parse again, map tokens to ids (min-count threshold -> OOV id 0), write each row to its split.
-The split is a seeded random permutation of the good rows, 8:1:1 (paper Appendix C.2). Output is
-written to a temporary sibling directory and renamed into place only when complete, so an aborted
-conversion never leaves a directory that looks finished.
+Two streaming passes over the input, never the whole file in memory, each parallel over byte ranges
+of the file (one worker process per core; gzip input is read by one worker):
+  1. parse every line, count raw values per field, count bad lines by reason;
+  2. parse again, map raw values to ids (min-count threshold -> OOV id 0), write each row to its split.
+Blocks of lines are parsed by Arrow's CSV reader into string columns and validated with Arrow
+kernels; a block that fails any check is re-parsed line by line in Python, which reports each bad line
+with its number. Counting (value_counts), id lookup (index_in) and tf.Example encoding (a fixed byte
+layout filled by numpy, `ExampleLayout`) are vectorised, so Python touches each row once, to write it. The split is a seeded random
+permutation of the good rows, 8:1:1 (paper Appendix C.2); row r of a split goes to shard r % shards, so
+the output is byte-identical for any number of workers. Output is written to a temporary sibling
+directory and renamed into place only when complete (atomic publish): an aborted conversion never leaves
+a directory that looks finished.
 """
 
 import collections
 import gzip
+import itertools
+import multiprocessing
 import os
 import shutil
 import time
 
 import numpy as np
-import tensorflow as tf
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from tqdm import tqdm
 
 from datasets.schema import SPLITS, write_schema
@@ -23,6 +33,7 @@ from datasets.tokens import MISSING_TOKEN, OOV_ID
 
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 MAX_REPORTED_BAD_LINES = 10
+BLOCK_BYTES = 16 << 20
 
 
 class BadRow(ValueError):
@@ -47,6 +58,12 @@ class BadRowReport:
         if len(self.examples) < MAX_REPORTED_BAD_LINES:
             self.examples.append({"line": line_number, "reason": str(error)})
 
+    def merge(self, other, line_offset):
+        """Adds a later range's report whose line numbers are relative to `line_offset`."""
+        self.by_reason.update(other.by_reason)
+        for example in other.examples[:MAX_REPORTED_BAD_LINES - len(self.examples)]:
+            self.examples.append({"line": example["line"] + line_offset, "reason": example["reason"]})
+
     @property
     def total(self):
         return sum(self.by_reason.values())
@@ -59,26 +76,195 @@ class BadRowReport:
         return "\n".join([f"{self.total} bad lines ({dict(self.by_reason)}); first ones:"] + lines)
 
 
-def open_text(path):
-    """Opens plain or gzip-compressed text; undecodable bytes become U+FFFD and are caught by parsing."""
+class DelimitedFormat:
+    """A delimited click-log layout: which columns hold the label and the fields, how to spot a header.
+
+    `fields` is the ordered list of (name, kind), kind "numeric" (integer, bucketized by
+    tokens.numeric_token) or "categorical" (raw string). Columns feature_start.. hold the fields in order.
+    """
+
+    def __init__(self, name, fields, delimiter, num_columns, label_column, feature_start, header_first=None):
+        self.name = name
+        self.fields = fields
+        self.delimiter = delimiter
+        self.num_columns = num_columns
+        self.label_column = label_column
+        self.feature_start = feature_start
+        self.header_first = header_first
+        self.numeric_positions = [i for i, (_, kind) in enumerate(fields) if kind == "numeric"]
+
+    def is_header(self, line):
+        """True for the expected header line; formats without one (header_first None) never have it."""
+        return self.header_first is not None and line.split(self.delimiter, 1)[0].strip().lower() == self.header_first
+
+    def arrow_block(self, data, first_line, bad_rows, valid_numbers, at_file_start):
+        """Good rows of a block of whole lines as (int labels, Arrow string column per field)."""
+        columns = self.fast_columns(data, at_file_start)
+        if columns is None:
+            labels, fields = self.parse_block(data, first_line, bad_rows, valid_numbers, at_file_start)
+            columns = [pa.array(column, pa.string()) for column in fields]
+            labels = np.asarray(labels, dtype=np.int64) if self.label_column is not None else None
+            return labels, columns
+        labels = None
+        if self.label_column is not None:
+            labels = columns[self.label_column].to_numpy(zero_copy_only=False).astype(np.int64)
+        return labels, columns[self.feature_start:self.feature_start + len(self.fields)]
+
+    def fast_columns(self, data, at_file_start):
+        """All columns of a block via Arrow, or None when any line needs the line-by-line path."""
+        if at_file_start:
+            end = data.find(b"\n")
+            if self.is_header(data[:end if end >= 0 else len(data)].decode("utf-8", errors="replace")):
+                data = data[end + 1:] if end >= 0 else b""
+        if not data or b"\r" in data.replace(b"\r\n", b"\n"):
+            return None
+        names = [str(i) for i in range(self.num_columns)]
+        try:
+            table = pa_csv.read_csv(
+                pa.py_buffer(data),
+                read_options=pa_csv.ReadOptions(column_names=names, use_threads=False, block_size=len(data) + 1),
+                parse_options=pa_csv.ParseOptions(delimiter=self.delimiter, quote_char=False, ignore_empty_lines=False),
+                convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                                      strings_can_be_null=False, quoted_strings_can_be_null=False))
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            return None
+        if table.num_rows != count_lines(data):
+            return None
+        columns = [column.combine_chunks() for column in table.columns]
+        if self.label_column is not None and not pc.all(pc.is_in(columns[self.label_column],
+                                                                  value_set=pa.array(["0", "1"]))).as_py():
+            return None
+        for position in self.numeric_positions:
+            if not pc.all(pc.match_substring_regex(columns[self.feature_start + position], INTEGER_PATTERN)).as_py():
+                return None
+        return columns
+
+    def parse_block(self, data, first_line, bad_rows, valid_numbers, at_file_start):
+        """Good rows of a block of whole lines as (labels, feature columns); bad lines go to `bad_rows`.
+
+        `first_line` is the block's first line number (1-based, relative to its byte range); only a
+        block at the file start may begin with a header; `valid_numbers` caches, per numeric field, raw
+        strings already known to be integers.
+        """
+        bad = []  # (line number, BadRow), reported in line order
+        lines = decoded_lines(data, first_line, bad)
+        if at_file_start and lines and lines[0][0] == first_line and self.is_header(lines[0][1]):
+            lines = lines[1:]
+        rows = [line.split(self.delimiter) for _, line in lines]
+        keep = [len(row) == self.num_columns for row in rows]
+        for (number, _), row, ok in zip(lines, rows, keep):
+            if not ok:
+                bad.append((number, BadRow("column_count", f"{len(row)} columns, expected {self.num_columns}")))
+        columns = list(zip(*itertools.compress(rows, keep))) if any(keep) else []
+        if not columns:
+            report_in_order(bad, bad_rows)
+            return (), [()] * len(self.fields)
+        rejected = {}
+        if self.label_column is not None and not set(columns[self.label_column]) <= {"0", "1"}:
+            for index, label in enumerate(columns[self.label_column]):
+                if label not in ("0", "1"):
+                    rejected.setdefault(index, BadRow("label", f"label {label[:20]!r} is not 0 or 1"))
+        for position in self.numeric_positions:
+            column = columns[self.feature_start + position]
+            fresh = set(column) - valid_numbers[position]
+            invalid = {value for value in fresh if not is_integer_text(value)}
+            valid_numbers[position].update(fresh - invalid)
+            if invalid:
+                name = self.fields[position][0]
+                for index, value in enumerate(column):
+                    if value in invalid:
+                        rejected.setdefault(index, BadRow("numeric", f"{name}={value[:20]!r} is not an integer"))
+        if rejected:
+            numbers = [number for (number, _), ok in zip(lines, keep) if ok]
+            bad.extend((numbers[index], error) for index, error in rejected.items())
+            good = [index not in rejected for index in range(len(columns[0]))]
+            columns = [tuple(itertools.compress(column, good)) for column in columns]
+        report_in_order(bad, bad_rows)
+        labels = columns[self.label_column] if self.label_column is not None else ()
+        return labels, columns[self.feature_start:self.feature_start + len(self.fields)]
+
+
+def report_in_order(bad, bad_rows):
+    for number, error in sorted(bad, key=lambda item: item[0]):
+        bad_rows.add(number, error)
+
+
+INTEGER_PATTERN = "^(-?[0-9]+)?$"  # the same rule as is_integer_text
+
+
+def is_integer_text(value):
+    """'' (missing) or an optional minus followed by ASCII digits; int() alone would accept ' 1' or '1_0'."""
+    digits = value[1:] if value.startswith("-") else value
+    return value == "" or (digits.isascii() and digits.isdigit())
+
+
+def decoded_lines(data, first_line, bad):
+    """(line number, text) of each line of `data`; lines that are not UTF-8 are appended to `bad`."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        parts = text.split("\n")
+        if parts[-1] == "":
+            parts.pop()
+        return list(zip(itertools.count(first_line), parts))
+    lines = []
+    raw_lines = data.split(b"\n")
+    if raw_lines[-1] == b"":
+        raw_lines.pop()
+    for number, raw in zip(itertools.count(first_line), raw_lines):
+        try:
+            lines.append((number, raw.decode("utf-8").rstrip("\r")))
+        except UnicodeDecodeError as error:
+            bad.append((number, BadRow("encoding", f"invalid UTF-8 at byte {error.start}")))
+    return lines
+
+
+def is_gzip(path):
     with open(path, "rb") as probe:
-        compressed = probe.read(2) == b"\x1f\x8b"
-    opener = gzip.open if compressed else open
-    return opener(path, "rt", encoding="utf-8", errors="replace", newline="")
+        return probe.read(2) == b"\x1f\x8b"
 
 
-def parsed_lines(raw_format, path, bad_rows=None, description="reading"):
-    """Yields (label, tokens) for every good line; bad lines go to `bad_rows`."""
-    with open_text(path) as handle:
-        for line_number, line in enumerate(tqdm(handle, desc=description, unit=" rows", mininterval=2), 1):
-            line = line.rstrip("\r\n")
-            if line_number == 1 and raw_format.is_header(line):
-                continue
-            try:
-                yield raw_format.parse(line)
-            except BadRow as error:
-                if bad_rows is not None:
-                    bad_rows.add(line_number, error)
+def byte_ranges(path, parts):
+    """Splits a plain file into `parts` byte ranges; a line belongs to the range its first byte is in."""
+    if is_gzip(path):
+        return [(0, None)]
+    size = os.path.getsize(path)
+    bounds = [size * i // parts for i in range(parts + 1)]
+    return [(start, end) for start, end in zip(bounds[:-1], bounds[1:]) if end > start]
+
+
+def read_blocks(path, start, end, block_bytes=BLOCK_BYTES):
+    """Yields blocks of whole lines whose first byte lies in [start, end) (end None: to EOF, gzip too)."""
+    if end is None:
+        with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as handle:
+            for data in iter(lambda: handle.read(block_bytes), b""):
+                yield data if data.endswith(b"\n") else data + handle.readline()
+        return
+    with open(path, "rb") as handle:
+        position = start
+        if start > 0:
+            handle.seek(start - 1)
+            position = start - 1 + len(handle.readline())
+        while position < end:
+            data = handle.read(block_bytes)
+            if not data:
+                return
+            if not data.endswith(b"\n"):
+                data += handle.readline()
+            if position + len(data) > end:
+                cut = data.find(b"\n", end - 1 - position)
+                yield data if cut < 0 else data[:cut + 1]
+                return
+            position += len(data)
+            yield data
+
+
+def count_lines(data):
+    return data.count(b"\n") + (not data.endswith(b"\n"))
 
 
 def build_vocabulary(counter, min_count):
@@ -99,11 +285,242 @@ def split_assignment(num_rows, seed):
     return assignment
 
 
-def serialize_example(ids, label):
-    return tf.train.Example(features=tf.train.Features(feature={
-        "ids": tf.train.Feature(int64_list=tf.train.Int64List(value=ids)),
-        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-    })).SerializeToString()
+def varint(value):
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def length_delimited(field_tag, payload):
+    return bytes([field_tag]) + varint(len(payload)) + payload
+
+
+class ExampleLayout:
+    """tf.Example bytes for {"ids": int64 list, "label": int64} built from precomputed pieces.
+
+    An Example is Features(1) -> map entries(1) {key(1), Feature(2) -> Int64List(3) -> packed value(1)};
+    only the packed ids vary, so each record is prefix[len(packed ids)] + packed ids + label entry.
+    """
+
+    def __init__(self, max_packed_bytes):
+        label_entries = {label: length_delimited(0x0A, length_delimited(0x0A, b"label") + length_delimited(
+            0x12, length_delimited(0x1A, length_delimited(0x0A, varint(label))))) for label in (0, 1)}
+        self.label_entry = {str(label): entry for label, entry in label_entries.items()}
+        self.label_entry.update(label_entries)
+        self.prefix = [self._prefix(size, len(label_entries[0])) for size in range(max_packed_bytes + 1)]
+
+    @staticmethod
+    def _prefix(size, label_entry_size):
+        int64_list = 1 + len(varint(size)) + size
+        feature = 1 + len(varint(int64_list)) + int64_list
+        entry = 5 + 1 + len(varint(feature)) + feature
+        features = 1 + len(varint(entry)) + entry + label_entry_size
+        return (b"\x0a" + varint(features) + b"\x0a" + varint(entry) + b"\x0a\x03ids\x12" + varint(feature)
+                + b"\x1a" + varint(int64_list) + b"\x0a" + varint(size))
+
+    def records(self, ids, labels, widths):
+        """Serialized tf.Examples of a block as one (rows, record bytes) uint8 matrix.
+
+        Field f's id is a varint padded to widths[f] bytes (continuation bits on the leading bytes; protobuf
+        decoders, TF's parse_example included, accept padded varints), so every record has the same layout.
+        """
+        columns = [np.frombuffer(self.prefix[sum(widths)], np.uint8)[None, :].repeat(len(ids), 0)]
+        for field, width in enumerate(widths):
+            values = ids[:, field].astype(np.uint64)
+            for index in range(width):
+                byte = (values >> np.uint64(7 * index)) & np.uint64(0x7F)
+                columns.append((byte | np.uint64(0x80 if index < width - 1 else 0)).astype(np.uint8)[:, None])
+        label_entries = np.stack([np.frombuffer(self.label_entry[label], np.uint8) for label in (0, 1)])
+        columns.append(label_entries[labels])
+        return np.concatenate(columns, axis=1)
+
+
+def varint_width(max_value):
+    """Bytes of the varint encoding of max_value (at least 1)."""
+    return max(1, (int(max_value).bit_length() + 6) // 7)
+
+
+def example_bytes(ids, label):
+    """Serialized tf.Example with int64 lists `ids` and [label], canonical encoding (tests, serving warm-up)."""
+    packed = b"".join(varint(i) for i in ids)
+    layout = ExampleLayout(len(packed))
+    return layout.prefix[len(packed)] + packed + layout.label_entry[int(label)]
+
+
+class ValueCounter:
+    """Counts of the values of one string column, accumulated in Arrow (value_counts, then group_by)."""
+
+    def __init__(self):
+        self.parts = []
+        self.pending = 0
+        self.distinct = 0
+
+    def add(self, column):
+        counts = pc.value_counts(column)
+        self.parts.append(pa.table({"value": counts.field(0), "count": counts.field(1)}))
+        self.pending += len(counts)
+        if self.pending > max(1 << 20, 2 * self.distinct):
+            self.compact()
+
+    def compact(self):
+        if len(self.parts) > 1:
+            merged = pa.concat_tables(self.parts).group_by("value").aggregate([("count", "sum")])
+            self.parts = [merged.rename_columns(["value", "count"])]
+        self.distinct = self.pending = len(self.parts[0]) if self.parts else 0
+
+    def as_dict(self):
+        self.compact()
+        if not self.parts:
+            return {}
+        return dict(zip(self.parts[0]["value"].to_pylist(), self.parts[0]["count"].to_pylist()))
+
+
+_JOB = {}  # state handed to forked workers (set before the pool starts, read-only there)
+
+
+def _tick(num_bytes, num_rows):
+    for key, amount in (("bytes", num_bytes), ("rows", num_rows)):
+        with _JOB[key].get_lock():
+            _JOB[key].value += amount
+
+
+def numbered_blocks(path, start, end):
+    """(first line number relative to the range, at file start, block) for the range's blocks."""
+    line = 1
+    for data in read_blocks(path, start, end):
+        yield line, start == 0 and line == 1, data
+        line += count_lines(data)
+
+
+def block_ids(columns, lookups):
+    """(rows, fields) int64 ids of a block's Arrow columns (unknown raw values -> OOV_ID)."""
+    return np.stack([ids_of[pc.index_in(column, value_set=keys).fill_null(len(keys)).to_numpy()]
+                     for (keys, ids_of), column in zip(lookups, columns)], axis=1)
+
+
+def _blocks(start, end):
+    return numbered_blocks(_JOB["path"], start, end)
+
+
+def _count_range(task):
+    """Pass 1 over one byte range: raw-value counts per field, bad-row report, lines and good rows."""
+    start, end = task
+    raw_format = _JOB["format"]
+    counters = [ValueCounter() for _ in raw_format.fields]
+    bad_rows = BadRowReport()
+    valid_numbers = [set() for _ in raw_format.fields]
+    lines, good = 0, 0
+    for line, at_start, data in _blocks(start, end):
+        labels, columns = raw_format.arrow_block(data, line, bad_rows, valid_numbers, at_start)
+        for counter, column in zip(counters, columns):
+            counter.add(column)
+        good += len(labels)
+        lines = line - 1 + count_lines(data)
+        _tick(len(data), len(labels))
+    return [counter.as_dict() for counter in counters], bad_rows, lines, good
+
+
+def _write_range(task):
+    """Pass 2 over one byte range: writes its rows to per-range part files of every shard."""
+    import tensorflow as tf  # already imported by the parent; only the workers write
+
+    index, (start, end), row, split_positions = task
+    raw_format, lookups, widths, layout = _JOB["format"], _JOB["lookups"], _JOB["widths"], _JOB["layout"]
+    shard_counts = [len(names) for names in _JOB["shard_names"]]
+    writers = [tf.io.TFRecordWriter(os.path.join(_JOB["staging"], f"{name}.part{index:05d}"))
+               for names in _JOB["shard_names"] for name in names]
+    first_writer = np.cumsum([0] + shard_counts[:-1])
+    valid_numbers = [set() for _ in raw_format.fields]
+    positions = np.asarray(split_positions, dtype=np.int64)
+    try:
+        for line, at_start, data in _blocks(start, end):
+            labels, columns = raw_format.arrow_block(data, line, BadRowReport(), valid_numbers, at_start)
+            if not len(labels):
+                continue
+            ids = block_ids(columns, lookups)
+            splits = _JOB["assignment"][row:row + len(labels)].astype(np.int64)
+            row += len(labels)
+            target = np.empty(len(labels), dtype=np.int64)
+            for split, count in enumerate(shard_counts):
+                mask = splits == split
+                target[mask] = first_writer[split] + (positions[split] + np.arange(mask.sum())) % count
+                positions[split] += mask.sum()
+            buffer = layout.records(ids, labels, widths).tobytes()
+            size = len(buffer) // len(labels)
+            write = [writer.write for writer in writers]
+            for writer_index, offset in zip(target.tolist(), range(0, len(buffer), size)):
+                write[writer_index](buffer[offset:offset + size])
+            _tick(len(data), len(labels))
+    finally:
+        for writer in writers:
+            writer.close()
+
+
+def run_parallel(function, tasks, total_bytes, description, workers):
+    """function(task) for every task in a pool of forked workers, with a progress bar (bytes, rows/s, ETA)."""
+    context = multiprocessing.get_context("fork")
+    _JOB["bytes"], _JOB["rows"] = context.Value("q", 0), context.Value("q", 0)
+    started = time.time()
+    with context.Pool(max(1, min(workers, len(tasks)))) as pool, tqdm(
+            total=total_bytes, desc=description, unit="B", unit_scale=True, mininterval=1) as bar:
+        result = pool.map_async(function, tasks, chunksize=1)
+        while not result.ready():
+            result.wait(0.2)
+            rows = _JOB["rows"].value
+            bar.update(_JOB["bytes"].value - bar.n)
+            bar.set_postfix_str(f"{rows:,} rows, {rows / max(time.time() - started, 1e-9):,.0f} rows/s", refresh=False)
+        return result.get()
+
+
+def token_counts(kind, raw_counts):
+    """Raw-value counts -> token counts (tokens.numeric_token / categorical_token)."""
+    from datasets.tokens import categorical_token, numeric_token
+
+    if kind == "numeric":
+        counts = collections.Counter()
+        for raw, count in raw_counts.items():
+            counts[numeric_token(raw)] += count
+        return counts
+    counts = collections.Counter(raw_counts)
+    missing = counts.pop("", 0)
+    if missing:
+        counts[categorical_token("")] += missing
+    return counts
+
+
+def raw_lookup(kind, raw_values, ids):
+    """(Arrow array of raw values, their ids + a trailing OOV_ID): what index_in + take need in pass 2."""
+    from datasets.tokens import numeric_token
+
+    if kind == "numeric":
+        keys = list(raw_values)
+        values = [ids.get(numeric_token(raw), OOV_ID) for raw in keys]
+    else:
+        keys, values = list(ids), list(ids.values())
+        if MISSING_TOKEN in ids:
+            keys.append("")
+            values.append(ids[MISSING_TOKEN])
+    return pa.array(keys, pa.string()), np.asarray(values + [OOV_ID], dtype=np.int64)
+
+
+def count_pass(raw_format, input_path, workers):
+    """Pass 1: (raw counts per field, bad-row report, byte ranges, lines and good rows per range)."""
+    ranges = byte_ranges(input_path, workers)
+    _JOB.update(format=raw_format, path=input_path)
+    total = os.path.getsize(input_path) if ranges[0][1] is not None else None
+    results = run_parallel(_count_range, ranges, total, "pass 1/2 counting", workers)
+    counters, bad_rows = [collections.Counter(counts) for counts in results[0][0]], BadRowReport()
+    line_offset = 0
+    for index, (range_counts, range_bad, lines, _) in enumerate(results):
+        if index:
+            for counter, other in zip(counters, range_counts):
+                counter.update(other)
+        bad_rows.merge(range_bad, line_offset)
+        line_offset += lines
+    return counters, bad_rows, ranges, [r[2] for r in results], [r[3] for r in results]
 
 
 def check_input(path):
@@ -113,13 +530,28 @@ def check_input(path):
         raise ConversionError(f"input file {path} is empty")
 
 
-def prepare_output(output_dir, overwrite):
+def check_output(output_dir, overwrite):
     if os.path.exists(output_dir) and os.listdir(output_dir) and not overwrite:
         raise ConversionError(f"output directory {output_dir} is not empty; pass --overwrite to replace it")
+
+
+def prepare_staging(output_dir):
     staging = f"{output_dir.rstrip(os.sep)}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(os.path.join(staging, "vocab"))
     return staging
+
+
+def join_parts(staging, name, num_parts):
+    """Concatenates per-range part files (TFRecord files concatenate) into shard `name`."""
+    target = os.path.join(staging, name)
+    parts = [os.path.join(staging, f"{name}.part{index:05d}") for index in range(num_parts)]
+    os.replace(parts[0], target)
+    with open(target, "ab") as out:
+        for part in parts[1:]:
+            with open(part, "rb") as handle:
+                shutil.copyfileobj(handle, out, 16 << 20)
+            os.remove(part)
 
 
 def publish(staging, output_dir):
@@ -128,19 +560,25 @@ def publish(staging, output_dir):
     os.replace(staging, output_dir)
 
 
+def vocabularies_and_lookups(raw_format, counters, min_count):
+    """Per field: the vocabulary (ids 1..n) and the raw-value lookup of pass 2."""
+    vocabularies, lookups = [], []
+    for (_, kind), counter in zip(raw_format.fields, counters):
+        vocabulary = build_vocabulary(token_counts(kind, counter), min_count)
+        vocabularies.append(vocabulary)
+        lookups.append(raw_lookup(kind, counter, {token: index + 1 for index, token in enumerate(vocabulary)}))
+    return vocabularies, lookups
+
+
 def convert(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.001, seed=0, train_shards=8,
-            overwrite=False):
+            overwrite=False, workers=None):
     """Runs both passes and publishes `output_dir`; returns the schema dict."""
     check_input(input_path)
+    check_output(output_dir, overwrite)
+    workers = workers or os.cpu_count() or 1
     started = time.time()
-    counters = [collections.Counter() for _ in raw_format.fields]
-    bad_rows = BadRowReport()
-    num_rows = 0
-    for _, tokens in parsed_lines(raw_format, input_path, bad_rows, "pass 1/2 counting"):
-        for counter, token in zip(counters, tokens):
-            counter[token] += 1
-        num_rows += 1
-    total_lines = num_rows + bad_rows.total
+    counters, bad_rows, ranges, lines, good = count_pass(raw_format, input_path, workers)
+    num_rows, total_lines = sum(good), sum(lines)
     if num_rows == 0:
         raise ConversionError(f"{input_path} has no valid {raw_format.name} rows. " + bad_rows.describe())
     if bad_rows.total / total_lines > max_bad_fraction:
@@ -148,51 +586,54 @@ def convert(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.00
             f"{input_path}: {bad_rows.total} of {total_lines} lines are malformed, more than "
             f"--max_bad_fraction={max_bad_fraction}; nothing was written. Is this a {raw_format.name} file? "
             + bad_rows.describe())
-
-    vocabularies = [build_vocabulary(counter, min_count) for counter in counters]
-    lookups = [{token: index + 1 for index, token in enumerate(vocab)} for vocab in vocabularies]
+    vocabularies, lookups = vocabularies_and_lookups(raw_format, counters, min_count)
+    del counters
     assignment = split_assignment(num_rows, seed)
     shard_counts = {"train": train_shards, "val": max(1, train_shards // 8), "test": max(1, train_shards // 8)}
-    staging = prepare_output(output_dir, overwrite)
     shard_names = {split: [f"{split}-{i:05d}-of-{n:05d}.tfrecord" for i in range(n)]
                    for split, n in shard_counts.items()}
-    writers = {split: [tf.io.TFRecordWriter(os.path.join(staging, name)) for name in names]
-               for split, names in shard_names.items()}
-    rows = dict.fromkeys(SPLITS, 0)
+    staging = prepare_staging(output_dir)
     try:
-        good = parsed_lines(raw_format, input_path, description="pass 2/2 writing")
-        for row_index, (label, tokens) in enumerate(good):
-            split = SPLITS[assignment[row_index]]
-            ids = [lookup.get(token, OOV_ID) for lookup, token in zip(lookups, tokens)]
-            writers[split][rows[split] % shard_counts[split]].write(serialize_example(ids, label))
-            rows[split] += 1
+        row_offsets = np.cumsum([0] + good[:-1])
+        tasks = [(index, byte_range, int(offset), np.bincount(assignment[:offset], minlength=3).tolist())
+                 for index, (byte_range, offset) in enumerate(zip(ranges, row_offsets))]
+        _JOB.update(lookups=lookups, assignment=assignment, staging=staging,
+                    shard_names=[shard_names[split] for split in SPLITS],
+                    widths=[varint_width(len(vocabulary)) for vocabulary in vocabularies],
+                    layout=ExampleLayout(5 * len(raw_format.fields)))
+        total = os.path.getsize(input_path) if ranges[0][1] is not None else None
+        run_parallel(_write_range, tasks, total, "pass 2/2 writing", workers)
+        for names in shard_names.values():
+            for name in names:
+                join_parts(staging, name, len(tasks))
+        fields = []
+        for (name, kind), vocabulary in zip(raw_format.fields, vocabularies):
+            relative = os.path.join("vocab", f"{name}.txt")
+            with open(os.path.join(staging, relative), "w", encoding="utf-8") as handle:
+                handle.writelines(token + "\n" for token in vocabulary)
+            fields.append({"name": name, "kind": kind, "cardinality": len(vocabulary) + 1, "vocabulary": relative})
+        counts = np.bincount(assignment, minlength=3)
+        schema = {
+            "format": raw_format.name,
+            "label": "label",
+            "fields": fields,
+            "oov_id": OOV_ID,
+            "missing_token": MISSING_TOKEN,
+            "numeric_transform": "v > 2: floor(ln(v)^2); else v - 2 (paper code)",
+            "min_count": min_count,
+            "split": {"rule": "seeded random permutation of the good rows", "fractions": list(SPLIT_FRACTIONS),
+                      "seed": seed},
+            "rows": {split: int(count) for split, count in zip(SPLITS, counts)},
+            "bad_rows": bad_rows.as_dict(),
+            "shards": shard_names,
+            "source": {"path": os.path.abspath(input_path), "lines": total_lines},
+            "conversion_seconds": round(time.time() - started, 2),
+        }
+        write_schema(schema, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
-        for split_writers in writers.values():
-            for writer in split_writers:
-                writer.close()
-
-    fields = []
-    for (name, kind), vocabulary in zip(raw_format.fields, vocabularies):
-        relative = os.path.join("vocab", f"{name}.txt")
-        with open(os.path.join(staging, relative), "w", encoding="utf-8") as handle:
-            handle.writelines(token + "\n" for token in vocabulary)
-        fields.append({"name": name, "kind": kind, "cardinality": len(vocabulary) + 1, "vocabulary": relative})
-    schema = {
-        "format": raw_format.name,
-        "label": "label",
-        "fields": fields,
-        "oov_id": OOV_ID,
-        "missing_token": MISSING_TOKEN,
-        "numeric_transform": "v > 2: floor(ln(v)^2); else v - 2 (paper code)",
-        "min_count": min_count,
-        "split": {"rule": "seeded random permutation of the good rows", "fractions": list(SPLIT_FRACTIONS),
-                  "seed": seed},
-        "rows": rows,
-        "bad_rows": bad_rows.as_dict(),
-        "shards": shard_names,
-        "source": {"path": os.path.abspath(input_path), "lines": total_lines},
-        "conversion_seconds": round(time.time() - started, 2),
-    }
-    write_schema(schema, staging)
+        _JOB.clear()
     publish(staging, output_dir)
     return schema

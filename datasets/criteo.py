@@ -1,47 +1,71 @@
-"""Criteo Display Advertising Challenge (Kaggle train.txt) -> TFRecords.
+"""Criteo Display Advertising Challenge (Kaggle) -> TFRecords, and raw rows for prediction.
 
     python -m datasets.criteo --input=train.txt --output_dir=data/criteo
 
-Rows are `label \\t I1..I13 \\t C1..C26`: 13 integer features (may be empty or negative) and 26
-categorical hashes (may be empty). Numeric values are bucketed as in the paper's code, min-count
-10 (REFERENCE.md).
+Accepted inputs (plain or gzip): Kaggle `train.txt` (tab-separated `label, I1..I13, C1..C26`, no header),
+the CSV variant with header `Id,Label,I1..I13,C1..C26`, and, for `raw_rows` only, the unlabelled
+`test.txt` (39 tab-separated columns). I1..I13 are integers (may be empty or negative), C1..C26 hashes
+(may be empty). Numeric values are bucketized as in the paper's code; min-count 10 (REFERENCE.md).
 """
 
+import gzip
 import sys
 
 from absl import app, flags
 
-from datasets.conversion import BadRow, ConversionError, convert
-from datasets.tokens import categorical_token, numeric_token
+from datasets.conversion import ConversionError, DelimitedFormat, convert, is_gzip, is_integer_text
 
 NUMERIC_FIELDS = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL_FIELDS = [f"C{i}" for i in range(1, 27)]
+FIELDS = [(name, "numeric") for name in NUMERIC_FIELDS] + [(name, "categorical") for name in CATEGORICAL_FIELDS]
+
+TSV = DelimitedFormat("criteo", FIELDS, "\t", num_columns=40, label_column=0, feature_start=1)
+CSV = DelimitedFormat("criteo_csv", FIELDS, ",", num_columns=41, label_column=1, feature_start=2, header_first="id")
+UNLABELLED_TSV = DelimitedFormat("criteo_unlabelled", FIELDS, "\t", num_columns=39, label_column=None,
+                                 feature_start=0)
 
 
-class CriteoFormat:
-    name = "criteo"
-    fields = [(name, "numeric") for name in NUMERIC_FIELDS] + [(name, "categorical") for name in CATEGORICAL_FIELDS]
-    num_columns = 1 + len(NUMERIC_FIELDS) + len(CATEGORICAL_FIELDS)
+def open_binary(path):
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
-    @staticmethod
-    def is_header(line):
-        return False
 
-    def parse(self, line):
-        columns = line.split("\t")
-        if len(columns) != self.num_columns:
-            raise BadRow("column_count", f"{len(columns)} columns, expected {self.num_columns}")
-        if columns[0] not in ("0", "1"):
-            raise BadRow("label", f"label {columns[0][:20]!r} is not 0 or 1")
-        numeric = columns[1:14]
-        try:
-            tokens = [numeric_token(value) for value in numeric]
-        except ValueError:
-            raise BadRow("numeric", f"non-integer numeric value in {numeric!r}") from None
-        tokens.extend(categorical_token(value) for value in columns[14:])
-        if any("\ufffd" in token for token in tokens):
-            raise BadRow("encoding", "invalid UTF-8")
-        return int(columns[0]), tokens
+def first_line(path):
+    with open_binary(path) as handle:
+        return handle.readline(1 << 20).decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def detect_format(path, labelled=True):
+    """TSV or CSV layout from the first line; unlabelled TSV (39 columns) when `labelled` is False."""
+    line = first_line(path)
+    if "\t" not in line and line.count(",") >= 39:
+        return CSV
+    if labelled:
+        return TSV
+    return UNLABELLED_TSV if line.count("\t") == 38 else TSV
+
+
+def raw_rows(path):
+    """Yields {I1: int or None, ..., C1: str or None} for every row of a Criteo TSV/CSV (labelled or not).
+
+    The label and the Id column are dropped; a malformed line raises ValueError naming its line number.
+    Feed the dicts to the exported model's raw-feature signature (unknown categories map to OOV there).
+    """
+    raw_format = detect_format(path, labelled=False)
+    start = raw_format.feature_start
+    with open_binary(path) as handle:
+        for number, data in enumerate(handle, 1):
+            line = data.decode("utf-8").rstrip("\r\n")
+            if number == 1 and raw_format.is_header(line):
+                continue
+            columns = line.split(raw_format.delimiter)
+            if len(columns) != raw_format.num_columns:
+                raise ValueError(f"{path} line {number}: {len(columns)} columns, expected {raw_format.num_columns}")
+            row = {}
+            for (name, kind), value in zip(FIELDS, columns[start:start + len(FIELDS)]):
+                if kind == "numeric" and not is_integer_text(value):
+                    raise ValueError(f"{path} line {number}: {name}={value[:20]!r} is not an integer")
+                row[name] = None if value == "" else (int(value) if kind == "numeric" else value)
+            yield row
 
 
 FLAGS = flags.FLAGS
@@ -55,14 +79,17 @@ def define_conversion_flags(default_min_count):
     flags.DEFINE_integer("seed", 0, "Seed of the 8:1:1 split permutation.")
     flags.DEFINE_integer("train_shards", 8, "Number of train TFRecord shards (val/test get train_shards/8).")
     flags.DEFINE_bool("overwrite", False, "Replace a non-empty output directory.")
+    flags.DEFINE_integer("workers", None, "Worker processes (default: all cores; gzip input uses one).")
     flags.mark_flags_as_required(["input", "output_dir"])
 
 
-def run_conversion(raw_format):
+def run_conversion(raw_format_for_input):
+    """Converts FLAGS.input with raw_format_for_input(path); exits with a one-line error on bad input."""
     try:
+        raw_format = raw_format_for_input(FLAGS.input)
         schema = convert(raw_format, FLAGS.input, FLAGS.output_dir, FLAGS.min_count, FLAGS.max_bad_fraction,
-                         FLAGS.seed, FLAGS.train_shards, FLAGS.overwrite)
-    except ConversionError as error:
+                         FLAGS.seed, FLAGS.train_shards, FLAGS.overwrite, FLAGS.workers)
+    except (ConversionError, OSError) as error:
         sys.exit(f"error: {error}")
     dims = [field["cardinality"] for field in schema["fields"]]
     print(f"wrote {FLAGS.output_dir}: rows {schema['rows']}, bad lines {schema['bad_rows']['total']}, "
@@ -70,9 +97,16 @@ def run_conversion(raw_format):
           f"{schema['conversion_seconds']} s")
 
 
+def input_format(path):
+    from datasets.conversion import check_input
+
+    check_input(path)
+    return detect_format(path)
+
+
 def main(argv):
     del argv
-    run_conversion(CriteoFormat())
+    run_conversion(input_format)
 
 
 if __name__ == "__main__":

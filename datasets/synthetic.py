@@ -1,46 +1,73 @@
-"""Synthetic Criteo-shaped click logs with a planted teacher, for demos and tests (no download).
+"""Synthetic Criteo- and Avazu-shaped click logs with a planted teacher, for demos, tests and benchmarks.
 
-    python -m datasets.synthetic --format=criteo_tsv --rows=100000 --output=synthetic.txt --seed=0
+    python -m datasets.synthetic --format=criteo_tsv --rows=2000000 --output=synthetic.txt --seed=0
+    python -m datasets.synthetic --format=avazu_csv --rows=100000 --output=avazu.csv
+    python -m datasets.synthetic --format=tfrecord --rows=100000 --output=data/synthetic  # converted dir
 
-Values of each field follow a Zipf-like law over the field's cardinality. The label is drawn from
-a teacher whose logit sums several interaction patterns: each pattern p gives every value of
-every field a small latent vector u_i^p, and adds <u_i^p, u_j^p> over its own set of field pairs.
-Distinct patterns live in distinct subspaces, which a single collapsed embedding cannot represent
-all at once. A bias sets the base click rate (~25%).
+The output is a function of (format, rows, seed, cardinality scale). Field cardinalities follow the full
+data sets' shape (REFERENCE.md: Criteo sum D_i ~1.08M, max ~0.19M, min 4; Avazu sum ~2.02M, max
+~1.61M) scaled so that the largest field has `max_cardinality` values; values are Zipf-distributed
+(exponent 1.1) and some fields are often missing, as in the real logs. Labels come from `PlantedTeacher`.
 """
+
+import os
+import tempfile
 
 import numpy as np
 from absl import app, flags
 
 CRITEO_NUMERIC = 13
-CRITEO_CATEGORICAL = 26
-# Relative cardinalities of Criteo's 26 categorical fields after min-count thresholding (approx.).
-CRITEO_CATEGORICAL_SHAPE = [1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.008, 0.004, 0.002, 0.001, 0.5, 0.3, 0.1,
-                            0.05, 0.02, 0.01, 0.005, 0.003, 0.001, 0.0005, 0.8, 0.4, 0.06, 0.03, 0.0003, 0.0002]
+# Raw integer ranges of I1..I13 and value counts of C1..C26: sum ~1.08M, max 190k (REFERENCE.md).
+CRITEO_NUMERIC_RANGES = [60, 2000, 500, 50, 20000, 800, 200, 50, 800, 5, 50, 50, 300]
+CRITEO_CATEGORICAL = [1445, 553, 190000, 150000, 305, 19, 11930, 629, 3, 60000, 5130, 175000, 3175, 27, 11254,
+                      180000, 10, 4605, 2017, 3, 185000, 18, 15, 64000, 71, 34678]
+# Share of missing values per Criteo field (I12 ~77%, C22 ~81% as in the real file).
+CRITEO_MISSING = [0.45, 0.0, 0.21, 0.22, 0.03, 0.23, 0.04, 0.0, 0.04, 0.45, 0.04, 0.77, 0.22] + \
+    [0.0] * 2 + [0.03, 0.03] + [0.0, 0.12] + [0.0] * 12 + [0.44, 0.44, 0.81, 0.0, 0.03, 0.44, 0.03, 0.44]
+CRITEO_FULL_MAX = 190000
+
+AVAZU_COLUMNS = ["id", "click", "hour", "C1", "banner_pos", "site_id", "site_domain", "site_category", "app_id",
+                 "app_domain", "app_category", "device_id", "device_ip", "device_model", "device_type",
+                 "device_conn_type", "C14", "C15", "C16", "C17", "C18", "C19", "C20", "C21"]
+# Value counts of the 21 fields after `hour` (approximately Avazu's after min-count 4; hour has 240).
+AVAZU_CARDINALITIES = [7, 7, 4737, 7745, 26, 8552, 559, 36, 290000, 1610000, 6000, 5, 4, 2500, 8, 9, 420, 4,
+                       66, 170, 60]
+AVAZU_FULL_MAX = 1610000
+AVAZU_HOURS = [f"1410{day:02d}{hour:02d}" for day in range(21, 31) for hour in range(24)]
 
 
 class PlantedTeacher:
-    """Logit = bias + sum_p sum_{(i,j) in pairs_p} <u_i^p[x_i], u_j^p[x_j]> + noise."""
+    """Click logit = bias + first-order terms + several distinct interaction patterns + noise.
 
-    def __init__(self, cardinalities, rng, num_patterns=4, pairs_per_pattern=12, latent_dim=2, strength=1.0,
-                 noise=0.5, base_rate=0.25):
+    Patterns: (a) pairwise <u_i^p[x_i], u_j^p[x_j]> over each pattern's own field pairs, every pattern in
+    its own latent subspace (a collapsed embedding cannot hold them all); (b) a three-way product
+    w_i[x_i] w_j[x_j] w_k[x_k]. The bias is calibrated so that the mean click rate is `base_rate`.
+    """
+
+    def __init__(self, cardinalities, rng, num_patterns=4, pairs_per_pattern=8, latent_dim=2, noise=0.5,
+                 base_rate=0.25):
         num_fields = len(cardinalities)
-        self.latents = [rng.normal(0.0, strength, size=(num_patterns, d, latent_dim)) for d in cardinalities]
+        self.first_order = [rng.normal(0.0, 0.3, size=d) for d in cardinalities]
+        self.latents = [rng.normal(0.0, 1.0, size=(num_patterns, d, latent_dim)).astype(np.float32)
+                        for d in cardinalities]
         self.pairs = [[tuple(rng.choice(num_fields, size=2, replace=False)) for _ in range(pairs_per_pattern)]
                       for _ in range(num_patterns)]
+        self.triple = tuple(rng.choice(num_fields, size=3, replace=False))
+        self.triple_weights = [rng.normal(0.0, 1.0, size=cardinalities[i]) for i in self.triple]
         self.noise = noise
-        self.bias = 0.0
         self.base_rate = base_rate
+        self.bias = 0.0
 
     def logits(self, values, rng):
-        total = np.zeros(values.shape[0])
+        total = sum(weights[values[:, i]] for i, weights in enumerate(self.first_order))
         for pattern, pairs in enumerate(self.pairs):
             for i, j in pairs:
-                total += np.sum(self.latents[i][pattern, values[:, i]] * self.latents[j][pattern, values[:, j]], axis=1)
+                total += np.sum(self.latents[i][pattern, values[:, i]] * self.latents[j][pattern, values[:, j]],
+                                axis=1)
+        total += np.prod([w[values[:, i]] for i, w in zip(self.triple, self.triple_weights)], axis=0)
         return total + rng.normal(0.0, self.noise, size=total.shape)
 
     def calibrate(self, values, rng):
-        """Chooses the bias so that the mean click rate is `base_rate`."""
         self.bias = float(-np.quantile(self.logits(values, rng), 1.0 - self.base_rate))
 
     def labels(self, values, rng):
@@ -48,36 +75,104 @@ class PlantedTeacher:
         return (rng.random(values.shape[0]) < probability).astype(np.int64)
 
 
-def zipf_values(cardinality, size, rng, exponent=1.1):
-    weights = 1.0 / np.arange(1, cardinality + 1) ** exponent
-    return rng.choice(cardinality, size=size, p=weights / weights.sum())
+class ZipfSampler:
+    """Draws value indices 0..d-1 with P(v) proportional to 1/(v+1)^exponent (inverse CDF)."""
+
+    def __init__(self, cardinality, exponent=1.1):
+        weights = 1.0 / np.arange(1, cardinality + 1) ** exponent
+        self.cdf = np.cumsum(weights / weights.sum())
+        self.cdf[-1] = 1.0
+
+    def __call__(self, size, rng):
+        return np.searchsorted(self.cdf, rng.random(size), side="right")
 
 
 def criteo_cardinalities(max_cardinality):
-    numeric = [min(max_cardinality, c) for c in (60, 100, 80, 50, 200, 120, 70, 60, 100, 10, 40, 30, 70)]
-    categorical = [max(4, int(max_cardinality * share)) for share in CRITEO_CATEGORICAL_SHAPE]
-    return numeric + categorical
+    """Per-field value counts (raw integer ranges for I1..I13), the categorical ones scaled to the max."""
+    scale = max_cardinality / CRITEO_FULL_MAX
+    return CRITEO_NUMERIC_RANGES + [max(3, min(d, int(round(d * scale)))) if d > 30 else d
+                                    for d in CRITEO_CATEGORICAL]
 
 
-def write_criteo_tsv(path, rows, seed=0, max_cardinality=20000, chunk=50000):
-    """Writes `rows` Kaggle-format Criteo lines (label, I1..I13, C1..C26) to `path`."""
-    rng = np.random.default_rng(seed)
-    cardinalities = criteo_cardinalities(max_cardinality)
-    teacher = PlantedTeacher(cardinalities, rng)
-    sample = np.stack([zipf_values(d, 20000, rng) for d in cardinalities], axis=1)
-    teacher.calibrate(sample, rng)
-    hashes = [rng.integers(0, 2**32, size=d) for d in cardinalities[CRITEO_NUMERIC:]]
-    with open(path, "w") as handle:
+class FieldGenerator:
+    """Rows of value indices (the last index of a field means 'missing'), their text and teacher labels."""
+
+    def __init__(self, cardinalities, missing, seed):
+        self.rng = np.random.default_rng(seed)
+        self.samplers = [ZipfSampler(d) for d in cardinalities]
+        self.missing = np.asarray(missing)
+        self.teacher = PlantedTeacher([d + 1 for d in cardinalities], self.rng)
+        self.teacher.calibrate(self.values(20000), self.rng)
+
+    def values(self, size):
+        values = np.stack([sampler(size, self.rng) for sampler in self.samplers], axis=1)
+        missing = self.rng.random(values.shape) < self.missing
+        return np.where(missing, [len(s.cdf) for s in self.samplers], values)
+
+    def chunks(self, rows, chunk=100000):
+        """Yields (labels, values) in chunks; deterministic for a seed."""
         for start in range(0, rows, chunk):
-            size = min(chunk, rows - start)
-            values = np.stack([zipf_values(d, size, rng) for d in cardinalities], axis=1)
-            labels = teacher.labels(values, rng)
-            missing = rng.random((size, CRITEO_NUMERIC)) < 0.1
-            for row in range(size):
-                numeric = ["" if missing[row, f] else str(values[row, f]) for f in range(CRITEO_NUMERIC)]
-                categorical = [format(hashes[f][values[row, CRITEO_NUMERIC + f]], "08x")
-                               for f in range(CRITEO_CATEGORICAL)]
-                handle.write("\t".join([str(labels[row])] + numeric + categorical) + "\n")
+            values = self.values(min(chunk, rows - start))
+            yield self.teacher.labels(values, self.rng), values
+
+
+def text_tables(cardinalities, numeric, rng):
+    """Per field: the text of each value index (plus '' for missing). Numeric: the integer; else 8 hex chars."""
+    tables = []
+    for position, d in enumerate(cardinalities):
+        if position < numeric:
+            texts = [str(v) for v in range(d)]
+        else:
+            texts = [format(h, "08x") for h in rng.choice(2**32, size=d, replace=False)]
+        tables.append(texts + [""])
+    return tables
+
+
+def write_lines(handle, tables, chunks, delimiter, prefix_columns):
+    """Writes one line per row: prefix_columns(start, labels) then the field texts."""
+    start = 0
+    for labels, values in chunks:
+        columns = prefix_columns(start, labels)
+        columns += [list(map(table.__getitem__, values[:, f].tolist())) for f, table in enumerate(tables)]
+        handle.write("".join(line + "\n" for line in map(delimiter.join, zip(*columns))))
+        start += len(labels)
+
+
+def write_criteo_tsv(path, rows, seed=0, max_cardinality=20000):
+    """Writes `rows` Kaggle-format Criteo lines (label, I1..I13, C1..C26) to `path`."""
+    cardinalities = criteo_cardinalities(max_cardinality)
+    generator = FieldGenerator(cardinalities, CRITEO_MISSING, seed)
+    tables = text_tables(cardinalities, CRITEO_NUMERIC, generator.rng)
+    with open(path, "w") as handle:
+        write_lines(handle, tables, generator.chunks(rows), "\t", lambda _, labels: [list(map(str, labels.tolist()))])
+
+
+def write_avazu_csv(path, rows, seed=0, max_cardinality=AVAZU_FULL_MAX):
+    """Writes `rows` Kaggle-format Avazu lines (header; id, click, hour, C1..C21) to `path`."""
+    scale = max_cardinality / AVAZU_FULL_MAX
+    cardinalities = [len(AVAZU_HOURS)] + [max(4, min(d, int(round(d * scale)))) if d > 30 else d
+                                          for d in AVAZU_CARDINALITIES]
+    generator = FieldGenerator(cardinalities, [0.0] * len(cardinalities), seed)
+    tables = text_tables(cardinalities, 0, generator.rng)
+    tables[0] = AVAZU_HOURS + [AVAZU_HOURS[0]]
+
+    def id_and_click(start, labels):
+        return [[str(10**18 + start + i) for i in range(len(labels))], list(map(str, labels.tolist()))]
+
+    with open(path, "w") as handle:
+        handle.write(",".join(AVAZU_COLUMNS) + "\n")
+        write_lines(handle, tables, generator.chunks(rows), ",", id_and_click)
+
+
+def write_tfrecord_dir(output_dir, rows, seed=0, max_cardinality=20000, min_count=10):
+    """A converted directory (schema.json + TFRecords): synthetic Criteo TSV through datasets.conversion."""
+    from datasets.conversion import convert
+    from datasets.criteo import TSV
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "synthetic.txt")
+        write_criteo_tsv(path, rows, seed, max_cardinality)
+        return convert(TSV, path, output_dir, min_count, seed=seed, overwrite=True)
 
 
 FLAGS = flags.FLAGS
@@ -85,13 +180,20 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    write_criteo_tsv(FLAGS.output, FLAGS.rows, FLAGS.seed)
+    if FLAGS.format == "avazu_csv":
+        write_avazu_csv(FLAGS.output, FLAGS.rows, FLAGS.seed, FLAGS.max_cardinality or AVAZU_FULL_MAX)
+    elif FLAGS.format == "criteo_tsv":
+        write_criteo_tsv(FLAGS.output, FLAGS.rows, FLAGS.seed, FLAGS.max_cardinality or CRITEO_FULL_MAX)
+    else:
+        write_tfrecord_dir(FLAGS.output, FLAGS.rows, FLAGS.seed, FLAGS.max_cardinality or CRITEO_FULL_MAX)
 
 
 if __name__ == "__main__":
-    flags.DEFINE_enum("format", "criteo_tsv", ["criteo_tsv"], "Output format.")
+    flags.DEFINE_enum("format", "criteo_tsv", ["criteo_tsv", "avazu_csv", "tfrecord"],
+                      "criteo_tsv / avazu_csv: a raw Kaggle-format file; tfrecord: a converted directory.")
     flags.DEFINE_integer("rows", 100000, "Number of rows.")
-    flags.DEFINE_string("output", None, "Output path.")
+    flags.DEFINE_string("output", None, "Output file (directory for --format=tfrecord).")
     flags.DEFINE_integer("seed", 0, "Random seed (the output is a function of it).")
+    flags.DEFINE_integer("max_cardinality", None, "Values of the largest field (default: the full data set's).")
     flags.mark_flag_as_required("output")
     app.run(main)

@@ -47,7 +47,7 @@ def main(argv):
     import tensorflow as tf
 
     from datasets.conversion import convert
-    from datasets.criteo import CriteoFormat
+    from datasets.criteo import TSV as CRITEO_TSV, raw_rows
     from datasets.synthetic import write_criteo_tsv
     from export.requests import example_from_raw
     from export.saved_model import export_run
@@ -60,7 +60,7 @@ def main(argv):
     print(f"[1/5] writing {FLAGS.rows:,} synthetic Criteo rows to {raw_path}")
     write_criteo_tsv(raw_path, FLAGS.rows, seed=FLAGS.seed)
     print(f"[2/5] converting to TFRecords in {data_dir}")
-    schema = convert(CriteoFormat(), raw_path, data_dir, min_count=10, overwrite=True)
+    schema = convert(CRITEO_TSV, raw_path, data_dir, min_count=10, overwrite=True)
     print(f"      rows {schema['rows']}, sum D_i = {sum(f['cardinality'] for f in schema['fields']):,}")
 
     runs, run_dirs = {}, {}
@@ -78,13 +78,10 @@ def main(argv):
     export_dir = os.path.join(FLAGS.workdir, "export", f"dcnv2_me_{FLAGS.scale}x", "1")
     print(f"\n[5/5] exporting {me_run} -> {export_dir}")
     export_run(me_run, export_dir)
-    with open(raw_path) as handle:
-        columns = handle.readline().rstrip("\n").split("\t")
-    request = {name: (int(value) if kind == "numeric" and value else value)
-               for (name, kind), value in zip(CriteoFormat.fields, columns[1:])}
+    request = next(iter(raw_rows(raw_path)))
     serving = tf.saved_model.load(export_dir).signatures["serving_default"]
     probability = serving(examples=tf.constant([example_from_raw(request)]))["probability"].numpy()
-    print(f"prediction request (first synthetic row, label {columns[0]}): click probability "
+    print(f"prediction request (raw features of the first synthetic row): click probability "
           f"{float(np.squeeze(probability)):.4f}")
 
 
