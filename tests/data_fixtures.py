@@ -1,23 +1,6 @@
-"""Paths of the real data samples in ../shared/data (never copied into the repo).
-
-Missing samples skip the test locally and fail it under CI=true (PROVENANCE.md).
-"""
+"""Helpers for the data tests: the real samples (tests.shared_data) and reading converted output."""
 
 import os
-
-import pytest
-
-SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
-
-
-def shared_data(relative):
-    path = os.path.join(SHARED_DATA, relative)
-    if not os.path.isfile(path):
-        message = f"real data sample {path} is missing (expected ../shared/data beside the checkout)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def read_records(data_dir, split=None):
