@@ -1,7 +1,6 @@
 """In-process latency of an exported SavedModel's serving_default (tf.Example requests from real rows).
 
-    python -m bench.serving_latency --model_dir=models/criteo_dcnv2/1 \
-        --input=../shared/data/criteo/test-unlabeled-10k.txt --output=latency.json
+    python -m bench.serving_latency --model_dir=models/criteo_dcnv2/1 --input=test.txt --output=latency.json
 
 Per batch size: p50 / p99 / mean milliseconds per call over --iterations timed calls after --warmup calls,
 request serialization excluded (as in a server, where the tensor arrives already built).
