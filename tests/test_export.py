@@ -40,10 +40,21 @@ def real_sample(name):
 
 
 @functools.cache
-def _build_export(train_file):
+def _convert(train_file):
     base = Path(tempfile.mkdtemp(prefix="tf_multiemb_export_"))
     atexit.register(shutil.rmtree, base, True)
     convert(CriteoFormat(), str(train_file), str(base / "data"), min_count=10, train_shards=2)
+    return base
+
+
+def converted_sample():
+    """Data dir of train-10k converted with min-count 10 (two train shards); built once per session."""
+    return _convert(real_sample("train-10k.txt")) / "data"
+
+
+@functools.cache
+def _build_export(train_file):
+    base = _convert(train_file)
     train(FitConfig(data_dir=str(base / "data"), output_dir=str(base / "run"), embedding="multi", scale=2,
                     embedding_dim=4, hidden_units="32,32", epochs=1, batch_size=512,
                     interaction_arg=("num_layers=1",), verbose=0))

@@ -192,6 +192,17 @@ def read_epoch_log(path):
         return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
 
 
+def truncate_logs(run_dir, epochs):
+    """Keeps the first `epochs` records of the per-epoch logs (a crash may have logged an unsaved epoch)."""
+    for name, header_lines in (("epochs.csv", 1), ("information_abundance.jsonl", 0)):
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            with open(path) as handle:
+                lines = handle.readlines()[:header_lines + epochs] if epochs else []
+            with open(path, "w") as handle:
+                handle.writelines(lines)
+
+
 def weights_digest(model):
     """sha256 over all model weights: equal digests mean bit-identical weights."""
     digest = hashlib.sha256()
@@ -236,7 +247,7 @@ def training_callbacks(config, run_dir, schema, resumed_epochs):
                 best = max(range(len(history_aucs)), key=history_aucs.__getitem__)
                 self.best, self.best_epoch, self.wait = history_aucs[best], best, len(history_aucs) - 1 - best
 
-    history_aucs = [row["val_auc"] for row in read_epoch_log(os.path.join(run_dir, "epochs.csv"))][:resumed_epochs]
+    history_aucs = [row["val_auc"] for row in read_epoch_log(os.path.join(run_dir, "epochs.csv"))]
     checkpoint = keras.callbacks.ModelCheckpoint(
         os.path.join(run_dir, "checkpoints", "best.weights.h5"), monitor="val_auc", mode="max",
         save_best_only=True, save_weights_only=True, initial_value_threshold=max(history_aucs, default=None))
@@ -244,13 +255,13 @@ def training_callbacks(config, run_dir, schema, resumed_epochs):
         "throughput": ThroughputCallback(config.batch_size),
         "reseed": DropoutReseed(),
         "nonfinite": StopOnNonFiniteLoss(),
-        "backup": keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), save_freq="epoch"),
         "information_abundance": InformationAbundanceCallback(
             os.path.join(run_dir, "information_abundance.jsonl"), field_names(schema), tensorboard_scalar_writer(run_dir)),
         "tensorboard": keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
         "checkpoint": checkpoint,
         "early_stopping": ResumableEarlyStopping(monitor="val_auc", mode="max", patience=config.patience),
         "epoch_log": keras.callbacks.CSVLogger(os.path.join(run_dir, "epochs.csv"), append=resumed_epochs > 0),
+        "backup": keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), save_freq="epoch"),  # last
     }
 
 
@@ -299,8 +310,7 @@ def train(config):
         model = build_compiled_model(config, schema, strategy.num_replicas_in_sync)
 
     ia_log = os.path.join(run_dir, "information_abundance.jsonl")
-    if not resumed_epochs and os.path.exists(ia_log):
-        os.remove(ia_log)
+    truncate_logs(run_dir, resumed_epochs)
     callbacks = training_callbacks(config, run_dir, schema, resumed_epochs)
     model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
               callbacks=list(callbacks.values()), verbose=config.verbose)
