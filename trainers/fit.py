@@ -240,6 +240,15 @@ def training_callbacks(config, run_dir, schema, resumed_epochs):
                 for key in [key for key in logs if key.startswith("val_")]:
                     del logs[key]
 
+    nonfinite = StopOnNonFiniteLoss()
+
+    class FiniteInformationAbundance(InformationAbundanceCallback):
+        """IA of diverged (NaN) embeddings is meaningless: skipped."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if not nonfinite.diverged:
+                super().on_epoch_end(epoch, logs)
+
     class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         def on_train_begin(self, logs=None):
             super().on_train_begin(logs)
@@ -254,8 +263,8 @@ def training_callbacks(config, run_dir, schema, resumed_epochs):
     return {
         "throughput": ThroughputCallback(config.batch_size),
         "reseed": DropoutReseed(),
-        "nonfinite": StopOnNonFiniteLoss(),
-        "information_abundance": InformationAbundanceCallback(
+        "nonfinite": nonfinite,
+        "information_abundance": FiniteInformationAbundance(
             os.path.join(run_dir, "information_abundance.jsonl"), field_names(schema), tensorboard_scalar_writer(run_dir)),
         "tensorboard": keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
         "checkpoint": checkpoint,
