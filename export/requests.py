@@ -1,6 +1,12 @@
-"""Raw feature dicts -> serialized tf.Example requests, the form `serving_default` takes."""
+"""Raw feature dicts -> the request forms the exported signatures take (tf.Example, columns, gRPC, REST)."""
 
+import base64
+
+import numpy as np
 import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2
+
+from export.preprocessing import NUMERIC_MISSING
 
 
 def example_from_raw(features):
@@ -14,3 +20,39 @@ def example_from_raw(features):
         else:
             feature_map[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
     return tf.train.Example(features=tf.train.Features(feature=feature_map)).SerializeToString()
+
+
+def columns_from_rows(rows, fields):
+    """Rows -> {name: array [batch]} for `predict_columns`; a missing numeric value becomes int64 min."""
+    columns = {}
+    for name, kind in fields:
+        values = [row.get(name) for row in rows]
+        if kind == "numeric":
+            columns[name] = np.array([NUMERIC_MISSING if v in (None, "") else v for v in values], dtype=np.int64)
+        else:
+            columns[name] = np.array([(v or "").encode("utf-8") for v in values], dtype=object)
+    return columns
+
+
+def predict_request(rows, model_name, signature_name="serving_default"):
+    """A TF Serving PredictRequest carrying the rows as serialized tf.Examples (input `examples`)."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature_name
+    examples = [example_from_raw(row) for row in rows]
+    request.inputs["examples"].CopyFrom(tf.make_tensor_proto(examples, dtype=tf.string, shape=[len(examples)]))
+    return request
+
+
+def rest_instances_payload(rows):
+    """The REST row form: {"signature_name": "serving_default", "instances": [{"b64": ...}, ...]}."""
+    return {"signature_name": "serving_default",
+            "instances": [{"b64": base64.b64encode(example_from_raw(row)).decode("ascii")} for row in rows]}
+
+
+def rest_columnar_payload(rows, fields):
+    """The REST columnar form for `predict_columns`: {"inputs": {name: [values]}}."""
+    columns = columns_from_rows(rows, fields)
+    return {"signature_name": "predict_columns",
+            "inputs": {name: [v.decode("utf-8") if isinstance(v, bytes) else int(v) for v in values]
+                       for name, values in columns.items()}}

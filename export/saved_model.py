@@ -2,10 +2,13 @@
 
     python -m export.saved_model --run_dir=runs/criteo/dcnv2_me_4x --output_dir=models/criteo_dcnv2/1
 
+The output directory is TF Serving's <base>/<model_name>/<version> (version: a positive integer).
 Signatures:
-  serving_default   examples: serialized tf.Example of raw features (string [batch]) -> probability
-  predict_columns   one named tensor per raw feature ([batch]; numeric missing = int64 min) -> probability
-Missing features are allowed; unknown categories map to the field's OOV id.
+  serving_default      examples: serialized tf.Example of raw features (string [batch]) -> probability
+  predict_columns      one named tensor per raw feature ([batch]; numeric missing = int64 min) -> probability
+  preprocess_examples  examples -> ids (int32 [batch, N]): the in-graph raw -> id mapping, for parity checks
+Missing features take the training default (the missing token); unknown categories map to the field's
+OOV id. assets.extra/tf_serving_warmup_requests holds PredictionLog warm-up requests built from real rows.
 """
 
 import os
@@ -14,9 +17,15 @@ import sys
 import keras
 import tensorflow as tf
 from absl import app, flags
+from tensorflow_serving.apis import prediction_log_pb2
 
 import tf_multiemb  # noqa: F401  (registers the serializable layers)
+from datasets.schema import load_schema
 from export.preprocessing import RawFeaturePreprocessor
+from export.raw_rows import RawRowError, read_rows
+from export.requests import predict_request
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def load_run(run_dir):
@@ -26,30 +35,46 @@ def load_run(run_dir):
     return keras.saving.load_model(model_path, compile=False), RawFeaturePreprocessor(os.path.join(run_dir, "data_schema"))
 
 
-def export_model(model, preprocessor, output_dir):
-    """Writes the SavedModel; returns output_dir."""
+def write_warmup_requests(output_dir, rows, model_name, batch_size=8):
+    """TF Serving warm-up: PredictionLog records of serving_default requests, `batch_size` rows each."""
+    path = os.path.join(output_dir, WARMUP_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for start in range(0, len(rows), batch_size):
+            request = predict_request(rows[start:start + batch_size], model_name)
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    return path
+
+
+def export_model(model, preprocessor, output_dir, warmup_rows=()):
+    """Writes the SavedModel (and warm-up requests from `warmup_rows`, raw feature dicts); returns output_dir."""
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(preprocessor)
+    examples_spec = [tf.TensorSpec([None], tf.string, name="examples")]
 
     def probability(ids):
         return {"probability": tf.reshape(model(ids, training=False), [-1])}
 
-    archive.add_endpoint(
-        "serving_default",
-        lambda examples: probability(preprocessor.ids_from_examples(examples)),
-        input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    archive.add_endpoint(
-        "predict_columns",
-        lambda columns: probability(preprocessor.ids_from_columns(columns)),
-        input_signature=[preprocessor.column_spec()])
+    archive.add_endpoint("serving_default", lambda examples: probability(preprocessor.ids_from_examples(examples)),
+                         input_signature=examples_spec)
+    archive.add_endpoint("predict_columns", lambda columns: probability(preprocessor.ids_from_columns(columns)),
+                         input_signature=[preprocessor.column_spec()])
+    archive.add_endpoint("preprocess_examples", lambda examples: {"ids": preprocessor.ids_from_examples(examples)},
+                         input_signature=examples_spec)
     archive.write_out(output_dir, verbose=False)
+    if warmup_rows:
+        model_name = os.path.basename(os.path.dirname(os.path.abspath(output_dir)))
+        write_warmup_requests(output_dir, list(warmup_rows), model_name)
     return output_dir
 
 
-def export_run(run_dir, output_dir):
+def export_run(run_dir, output_dir, warmup_input=None, warmup_rows=32):
+    """Exports a run; warm-up rows come from `warmup_input` (raw Kaggle Criteo file) when given."""
     model, preprocessor = load_run(run_dir)
-    return export_model(model, preprocessor, output_dir)
+    rows = list(read_rows(warmup_input, limit=warmup_rows)) if warmup_input and warmup_rows else ()
+    return export_model(model, preprocessor, output_dir, rows)
 
 
 FLAGS = flags.FLAGS
@@ -57,17 +82,28 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
+    if not os.path.basename(os.path.normpath(FLAGS.output_dir)).isdigit():
+        sys.exit(f"error: --output_dir={FLAGS.output_dir} must end in a version number, e.g. models/criteo_dcnv2/1")
     if os.path.exists(os.path.join(FLAGS.output_dir, "saved_model.pb")):
         sys.exit(f"error: {FLAGS.output_dir} already holds a SavedModel; choose a new version directory")
+    warmup_input = FLAGS.warmup_input
+    if warmup_input is None and FLAGS.warmup_rows and os.path.isdir(os.path.join(FLAGS.run_dir, "data_schema")):
+        warmup_input = load_schema(os.path.join(FLAGS.run_dir, "data_schema"))["source"]["path"]
+    if FLAGS.warmup_rows and warmup_input and not os.path.isfile(warmup_input):
+        sys.exit(f"error: warm-up input {warmup_input} not found; pass --warmup_input=<raw rows> or --warmup_rows=0")
     try:
-        export_run(FLAGS.run_dir, FLAGS.output_dir)
-    except FileNotFoundError as error:
+        export_run(FLAGS.run_dir, FLAGS.output_dir, warmup_input, FLAGS.warmup_rows)
+    except (FileNotFoundError, RawRowError) as error:
         sys.exit(f"error: {error}")
-    print(f"exported {FLAGS.run_dir} -> {FLAGS.output_dir} (signatures: serving_default, predict_columns)")
+    print(f"exported {FLAGS.run_dir} -> {FLAGS.output_dir} "
+          "(signatures: serving_default, predict_columns, preprocess_examples)")
 
 
 if __name__ == "__main__":
     flags.DEFINE_string("run_dir", None, "A finished trainers.fit run directory.")
     flags.DEFINE_string("output_dir", None, "Versioned export directory, e.g. models/criteo_dcnv2/1.")
+    flags.DEFINE_string("warmup_input", None, "Raw Criteo rows for TF Serving warm-up requests "
+                        "(default: the file the run's data was converted from).")
+    flags.DEFINE_integer("warmup_rows", 32, "Number of warm-up rows (0: no warm-up file).")
     flags.mark_flags_as_required(["run_dir", "output_dir"])
     app.run(main)

@@ -9,14 +9,28 @@ TensorBoard and to information_abundance.jsonl.
 The run directory receives results.json, information_abundance.jsonl, tensorboard/,
 checkpoints/, model.keras (best weights), data_schema/ (schema + vocabularies, for export),
 flags.txt (the resolved flagfile) and run_info.json (versions, data hash, git commit).
+
+Fault tolerance: keras.callbacks.BackupAndRestore keeps the last finished epoch in backup/; rerunning
+the same command after a crash resumes there. The train stream is one seeded, repeated sequence from
+which a resumed run skips the batches already consumed, and dropout is reseeded from (seed, epoch), so
+a resumed run ends with the same metrics as an uninterrupted one. A NaN/Inf loss stops training with an
+error; that epoch's validation metrics are withheld so the best checkpoint is kept.
+
+Multi-worker: with TF_CONFIG naming more than one task, MultiWorkerMirroredStrategy trains with
+file-based auto-sharding of the train split; the chief alone writes the run directory (other workers
+write to a temporary directory that is removed).
 """
 
+import csv
 import dataclasses
+import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import app, flags
@@ -61,9 +75,22 @@ def validate(config):
     parse_interaction_args(config.interaction_arg)
 
 
+def cluster_task():
+    """(number of tasks, is_chief) from TF_CONFIG; (1, True) without it."""
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    cluster = config.get("cluster", {})
+    num_tasks = sum(len(addresses) for addresses in cluster.values())
+    task = config.get("task", {})
+    if "chief" in cluster:
+        return num_tasks, task.get("type") == "chief"
+    return max(num_tasks, 1), task.get("type", "worker") == "worker" and task.get("index", 0) == 0
+
+
 def make_strategy(cpu_devices):
     import tensorflow as tf
 
+    if cluster_task()[0] > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
@@ -139,6 +166,114 @@ def tensorboard_scalar_writer(run_dir):
     return write
 
 
+def without_sharding(dataset):
+    """Every worker evaluates the whole split (metrics agree on all workers)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.with_options(options)
+
+
+def completed_epochs(backup_dir):
+    """Epochs a previous, interrupted run finished (BackupAndRestore's metadata); 0 for a fresh run."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    with open(path) as handle:
+        return json.load(handle)["epoch"]
+
+
+def read_epoch_log(path):
+    """Rows of the CSVLogger file as {column: float}; [] when absent."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as handle:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+
+
+def truncate_logs(run_dir, epochs):
+    """Keeps the first `epochs` records of the per-epoch logs (a crash may have logged an unsaved epoch)."""
+    for name, header_lines in (("epochs.csv", 1), ("information_abundance.jsonl", 0)):
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            with open(path) as handle:
+                lines = handle.readlines()[:header_lines + epochs] if epochs else []
+            with open(path, "w") as handle:
+                handle.writelines(lines)
+
+
+def weights_digest(model):
+    """sha256 over all model weights: equal digests mean bit-identical weights."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(weight.tobytes())
+    return digest.hexdigest()
+
+
+def training_callbacks(config, run_dir, schema, resumed_epochs):
+    """The fit callbacks; EarlyStopping and ModelCheckpoint continue from a resumed run's epoch log."""
+    import keras
+
+    from datasets.schema import field_names
+    from tf_multiemb.callbacks import InformationAbundanceCallback, ThroughputCallback
+
+    class DropoutReseed(keras.callbacks.Callback):
+        """Dropout seeds from (seed, epoch), so a resumed epoch draws the masks an uninterrupted one would."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            for variable in self.model.variables:
+                if "seed_generator_state" in variable.path:
+                    variable.assign([config.seed, epoch + 1])
+
+    class StopOnNonFiniteLoss(keras.callbacks.Callback):
+        """Stops at the first NaN/Inf batch loss and withholds that epoch's val_* metrics from later callbacks."""
+
+        diverged = False
+
+        def on_train_batch_end(self, batch, logs=None):
+            if logs and not _finite(float(logs["loss"])):
+                self.diverged = self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.diverged and logs is not None:
+                for key in [key for key in logs if key.startswith("val_")]:
+                    del logs[key]
+
+    nonfinite = StopOnNonFiniteLoss()
+
+    class FiniteInformationAbundance(InformationAbundanceCallback):
+        """IA of diverged (NaN) embeddings is meaningless: skipped."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if not nonfinite.diverged:
+                super().on_epoch_end(epoch, logs)
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if history_aucs:
+                best = max(range(len(history_aucs)), key=history_aucs.__getitem__)
+                self.best, self.best_epoch, self.wait = history_aucs[best], best, len(history_aucs) - 1 - best
+
+    history_aucs = [row["val_auc"] for row in read_epoch_log(os.path.join(run_dir, "epochs.csv"))]
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        os.path.join(run_dir, "checkpoints", "best.weights.h5"), monitor="val_auc", mode="max",
+        save_best_only=True, save_weights_only=True, initial_value_threshold=max(history_aucs, default=None))
+    return {
+        "throughput": ThroughputCallback(config.batch_size),
+        "reseed": DropoutReseed(),
+        "nonfinite": nonfinite,
+        "information_abundance": FiniteInformationAbundance(
+            os.path.join(run_dir, "information_abundance.jsonl"), field_names(schema), tensorboard_scalar_writer(run_dir)),
+        "tensorboard": keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
+        "checkpoint": checkpoint,
+        "early_stopping": ResumableEarlyStopping(monitor="val_auc", mode="max", patience=config.patience),
+        "epoch_log": keras.callbacks.CSVLogger(os.path.join(run_dir, "epochs.csv"), append=resumed_epochs > 0),
+        "backup": keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), save_freq="epoch"),  # last
+    }
+
+
 def evaluate(model, dataset):
     """Exact test AUC and logloss of the model's predictions over a whole split."""
     import numpy as np
@@ -151,60 +286,56 @@ def evaluate(model, dataset):
 
 
 def train(config):
-    """Runs one training job end to end and returns the results dict (also written to results.json)."""
+    """Runs one training job end to end and returns the results dict (also written to results.json).
+
+    Rerunning a job whose run directory holds a backup/ (an interrupted run) resumes it.
+    """
     validate(config)
     import keras
     import tensorflow as tf
 
     from datasets.reader import make_dataset
-    from datasets.schema import field_names, load_schema
-    from tf_multiemb.callbacks import InformationAbundanceCallback, ThroughputCallback
+    from datasets.schema import load_schema
 
     started = time.time()
-    run_dir = config.output_dir
+    strategy = make_strategy(config.cpu_devices)
+    is_chief = cluster_task()[1]
+    run_dir = config.output_dir if is_chief else tempfile.mkdtemp(prefix="tf_multiemb_worker_")
     os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = make_strategy(config.cpu_devices)
     schema = load_schema(config.data_dir)
     copy_schema(config.data_dir, run_dir)
     write_run_info(config, run_dir)
 
+    resumed_epochs = completed_epochs(os.path.join(run_dir, "backup"))
+    steps_per_epoch = config.steps_per_epoch or math.ceil(schema["rows"]["train"] / config.batch_size)
     train_data = make_dataset(config.data_dir, "train", config.batch_size, shuffle=True, seed=config.seed)
-    val_data = make_dataset(config.data_dir, "val", config.batch_size)
-    test_data = make_dataset(config.data_dir, "test", config.batch_size)
-    if config.steps_per_epoch:
-        train_data = train_data.repeat()
+    train_data = train_data.repeat().skip(resumed_epochs * steps_per_epoch)
+    val_data = without_sharding(make_dataset(config.data_dir, "val", config.batch_size))
+    test_data = without_sharding(make_dataset(config.data_dir, "test", config.batch_size))
     with strategy.scope():
         model = build_compiled_model(config, schema, strategy.num_replicas_in_sync)
 
     ia_log = os.path.join(run_dir, "information_abundance.jsonl")
-    if os.path.exists(ia_log):
-        os.remove(ia_log)
-    early_stopping = keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.patience,
-                                                   restore_best_weights=True)
-    throughput = ThroughputCallback(config.batch_size)
-    callbacks = [
-        throughput,
-        InformationAbundanceCallback(ia_log, field_names(schema), tensorboard_scalar_writer(run_dir)),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "checkpoints", "best.weights.h5"),
-                                        monitor="val_auc", mode="max", save_best_only=True, save_weights_only=True),
-        early_stopping,
-        keras.callbacks.TerminateOnNaN(),
-    ]
-    history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
-                        steps_per_epoch=config.steps_per_epoch or None, callbacks=callbacks, verbose=config.verbose)
-    if not all(map(_finite, history.history["loss"])):
-        raise FloatingPointError("training loss became NaN/Inf; the best checkpoint so far is in "
-                                 f"{run_dir}/checkpoints (lower --learning_rate?)")
+    truncate_logs(run_dir, resumed_epochs)
+    callbacks = training_callbacks(config, run_dir, schema, resumed_epochs)
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+              callbacks=list(callbacks.values()), verbose=config.verbose)
+    best_checkpoint = os.path.join(run_dir, "checkpoints", "best.weights.h5")
+    if callbacks["nonfinite"].diverged:
+        raise FloatingPointError(f"training loss became NaN/Inf; stopped. The best checkpoint so far is "
+                                 f"{best_checkpoint if os.path.isfile(best_checkpoint) else 'none (diverged in epoch 1)'}; "
+                                 "try a lower --learning_rate")
+    model.load_weights(best_checkpoint)
 
     test_auc, test_logloss = evaluate(model, test_data)
     model.save(os.path.join(run_dir, "model.keras"))
     with open(ia_log) as handle:
         ia_records = [json.loads(line) for line in handle]
-    val_aucs = history.history["val_auc"]
+    epoch_log = read_epoch_log(os.path.join(run_dir, "epochs.csv"))
+    val_aucs = [row["val_auc"] for row in epoch_log]
     best_epoch = max(range(len(val_aucs)), key=val_aucs.__getitem__)
     results = {
         "model": config.model, "embedding": config.embedding, "scale": config.scale,
@@ -213,13 +344,17 @@ def train(config):
         "best_val_auc": float(val_aucs[best_epoch]), "best_epoch": best_epoch + 1, "epochs": len(val_aucs),
         "mean_ia": ia_records[best_epoch]["mean_ia"],
         "params_total": int(model.count_params()), "params_embedding": int(model.embedding_parameter_count()),
-        "examples_per_sec": throughput.examples_per_sec(), "num_replicas": strategy.num_replicas_in_sync,
-        "train_loss": [float(x) for x in history.history["loss"]],
-        "val_auc": [float(x) for x in val_aucs],
+        "examples_per_sec": callbacks["throughput"].examples_per_sec(), "num_replicas": strategy.num_replicas_in_sync,
+        "train_loss": [row["loss"] for row in epoch_log],
+        "val_auc": val_aucs,
+        "resumed_from_epoch": resumed_epochs,
+        "weights_sha256": weights_digest(model),
         "wall_seconds": round(time.time() - started, 1),
     }
     with open(os.path.join(run_dir, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2)
+    if not is_chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
     return results
 
 
@@ -235,10 +370,13 @@ def main(argv):
         validate(config)
     except ValueError as error:
         sys.exit(f"error: {error}")
-    results = train(config)
+    try:
+        results = train(config)
+    except FloatingPointError as error:
+        sys.exit(f"error: {error}")
     print(json.dumps({key: results[key] for key in (
         "model", "embedding", "scale", "test_auc", "test_logloss", "best_val_auc", "epochs", "mean_ia",
-        "params_total", "params_embedding", "examples_per_sec")}, indent=2))
+        "params_total", "params_embedding", "examples_per_sec", "resumed_from_epoch", "weights_sha256")}, indent=2))
 
 
 if __name__ == "__main__":
