@@ -6,6 +6,7 @@ Per batch size: p50 / p99 / mean milliseconds per call over --iterations timed c
 request serialization excluded (as in a server, where the tensor arrives already built).
 """
 
+import itertools
 import json
 import platform
 import sys
@@ -35,11 +36,11 @@ def main(argv):
         sys.exit(f"error: unexpected arguments {argv[1:]}")
     import tensorflow as tf
 
-    from export.raw_rows import read_rows
+    from datasets.criteo import raw_rows
     from export.requests import example_from_raw
 
     batch_sizes = [int(size) for size in FLAGS.batch_sizes.split(",")]
-    rows = list(read_rows(FLAGS.input, limit=max(batch_sizes)))
+    rows = list(itertools.islice(raw_rows(FLAGS.input), max(batch_sizes)))
     if len(rows) < max(batch_sizes):
         sys.exit(f"error: --input has {len(rows)} rows, fewer than the largest batch size {max(batch_sizes)}")
     signature = tf.saved_model.load(FLAGS.model_dir).signatures["serving_default"]

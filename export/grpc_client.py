@@ -3,11 +3,12 @@
     python -m export.grpc_client --server=localhost:8500 --model_name=criteo_dcnv2 --input=test.txt --rows=4
 """
 
+import itertools
 import sys
 
 from absl import app, flags
 
-from export.raw_rows import RawRowError, read_rows
+from datasets.criteo import raw_rows
 
 
 def predict(stub, rows, model_name, timeout_s=10.0):
@@ -29,8 +30,8 @@ def main(argv):
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     try:
-        rows = list(read_rows(FLAGS.input, limit=FLAGS.rows))
-    except (OSError, RawRowError) as error:
+        rows = list(itertools.islice(raw_rows(FLAGS.input), FLAGS.rows))
+    except (OSError, ValueError) as error:
         sys.exit(f"error: {error}")
     stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(FLAGS.server))
     try:

@@ -12,7 +12,7 @@ import sys
 
 from absl import app, flags
 
-from export.raw_rows import FIELDS, RawRowError, read_rows
+from datasets.criteo import FIELDS, raw_rows
 
 
 def check_signature(signature):
@@ -50,7 +50,7 @@ def predict_file(model_dir, input_path, output_path, batch_size=4096, progress=T
     count = 0
     with open(partial, "w") as output, tqdm(desc="predicting", unit=" rows", disable=not progress) as bar:
         output.write("probability\n")
-        for batch in batched(read_rows(input_path), batch_size):
+        for batch in batched(raw_rows(input_path), batch_size):
             probabilities = signature(**columns_from_rows(batch, FIELDS))["probability"].numpy()
             output.writelines(f"{p:.9g}\n" for p in probabilities)
             count += len(batch)
@@ -71,7 +71,7 @@ def main(argv):
         sys.exit(f"error: --input={FLAGS.input} does not exist")
     try:
         count = predict_file(FLAGS.model_dir, FLAGS.input, FLAGS.output, FLAGS.batch_size)
-    except (RawRowError, ValueError) as error:
+    except ValueError as error:
         if os.path.exists(f"{FLAGS.output}.partial"):
             os.remove(f"{FLAGS.output}.partial")
         sys.exit(f"error: {error}")

@@ -11,6 +11,7 @@ Missing features take the training default (the missing token); unknown categori
 OOV id. assets.extra/tf_serving_warmup_requests holds PredictionLog warm-up requests built from real rows.
 """
 
+import itertools
 import os
 import sys
 
@@ -22,7 +23,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 import tf_multiemb  # noqa: F401  (registers the serializable layers)
 from datasets.schema import load_schema
 from export.preprocessing import RawFeaturePreprocessor
-from export.raw_rows import RawRowError, read_rows
+from datasets.criteo import raw_rows
 from export.requests import predict_request
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -73,7 +74,7 @@ def export_model(model, preprocessor, output_dir, warmup_rows=()):
 def export_run(run_dir, output_dir, warmup_input=None, warmup_rows=32):
     """Exports a run; warm-up rows come from `warmup_input` (raw Kaggle Criteo file) when given."""
     model, preprocessor = load_run(run_dir)
-    rows = list(read_rows(warmup_input, limit=warmup_rows)) if warmup_input and warmup_rows else ()
+    rows = list(itertools.islice(raw_rows(warmup_input), warmup_rows)) if warmup_input and warmup_rows else ()
     return export_model(model, preprocessor, output_dir, rows)
 
 
@@ -93,7 +94,7 @@ def main(argv):
         sys.exit(f"error: warm-up input {warmup_input} not found; pass --warmup_input=<raw rows> or --warmup_rows=0")
     try:
         export_run(FLAGS.run_dir, FLAGS.output_dir, warmup_input, FLAGS.warmup_rows)
-    except (FileNotFoundError, RawRowError) as error:
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
     print(f"exported {FLAGS.run_dir} -> {FLAGS.output_dir} "
           "(signatures: serving_default, predict_columns, preprocess_examples)")

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from test_export import converted_sample
+from tests.test_export import converted_sample
 
 FLAGS = ["--model=dcnv2", "--embedding=multi", "--scale=2", "--embedding_dim=4", "--hidden_units=16,16",
          "--interaction_arg=num_layers=1", "--batch_size=256", "--steps_per_epoch=10", "--epochs=2", "--seed=7",

@@ -1,6 +1,7 @@
 """Export on the real Criteo sample: raw -> id parity with the converter, prediction parity, bad requests."""
 
 import atexit
+import itertools
 import functools
 import os
 import shutil
@@ -15,35 +16,30 @@ import pytest
 import tensorflow as tf
 
 from datasets.conversion import convert, split_assignment
-from datasets.criteo import CriteoFormat
+from datasets.criteo import FIELDS as CRITEO_FIELDS
+from datasets.criteo import TSV as CRITEO_TSV
 from datasets.schema import load_schema
 from datasets.tokens import OOV_ID
-from export.raw_rows import read_rows
+from datasets.criteo import raw_rows
 from export.requests import columns_from_rows, example_from_raw
 from export.saved_model import WARMUP_FILE, export_run
 from trainers.config import FitConfig
+from tests.shared_data import shared_data_file
 from trainers.fit import train
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "criteo"
 CLI = Path(sys.executable).with_name("saved_model_cli")
 
 
 def real_sample(name):
-    """Path of a real Criteo sample; skipped when absent, except under CI=true where it fails."""
-    path = SHARED_DATA / name
-    if not path.is_file():
-        message = f"{path} is missing: tests need ../shared/data beside the checkout (see PROVENANCE.md)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    """Path of a real Criteo sample in ../shared/data (the test fails when it is missing)."""
+    return Path(shared_data_file(f"criteo/{name}"))
 
 
 @functools.cache
 def _convert(train_file):
     base = Path(tempfile.mkdtemp(prefix="tf_multiemb_export_"))
     atexit.register(shutil.rmtree, base, True)
-    convert(CriteoFormat(), str(train_file), str(base / "data"), min_count=10, train_shards=2)
+    convert(CRITEO_TSV, str(train_file), str(base / "data"), min_count=10, train_shards=2)
     return base
 
 
@@ -93,12 +89,12 @@ def tfrecord_ids_in_raw_order(data_dir, num_rows):
     ids = np.full((num_rows, len(schema["fields"])), -1)
     labels = np.full(num_rows, -1)
     for code, split in enumerate(("train", "val", "test")):
-        raw_rows = np.flatnonzero(assignment == code)
+        raw_indices = np.flatnonzero(assignment == code)
         shards = schema["shards"][split]
         for shard_index, shard in enumerate(shards):
             for position, record in enumerate(tf.data.TFRecordDataset(os.path.join(data_dir, shard))):
                 example = tf.train.Example.FromString(record.numpy())
-                row = raw_rows[position * len(shards) + shard_index]
+                row = raw_indices[position * len(shards) + shard_index]
                 ids[row] = example.features.feature["ids"].int64_list.value
                 labels[row] = example.features.feature["label"].int64_list.value[0]
     return ids, labels
@@ -118,7 +114,7 @@ def test_every_real_row_maps_to_the_same_ids_in_tfrecords_python_and_graph(built
 
     expected, labels = python_ids(lines, str(base / "run" / "data_schema"))
     written, written_labels = tfrecord_ids_in_raw_order(str(base / "data"), len(lines))
-    in_graph = graph_ids(loaded, list(read_rows(str(train_file))))
+    in_graph = graph_ids(loaded, list(raw_rows(str(train_file))))
     np.testing.assert_array_equal(written_labels, labels)  # the split was undone row for row
     np.testing.assert_array_equal(written, expected)
     np.testing.assert_array_equal(in_graph, expected)
@@ -127,12 +123,12 @@ def test_every_real_row_maps_to_the_same_ids_in_tfrecords_python_and_graph(built
 
 def test_exported_probabilities_equal_the_keras_model_on_the_same_ids(built):
     base, loaded = built
-    rows = list(read_rows(str(real_sample("train-10k.txt")), limit=2000))
+    rows = list(itertools.islice(raw_rows(str(real_sample("train-10k.txt"))), 2000))
     model = keras.saving.load_model(str(base / "run" / "model.keras"), compile=False)
     ids = graph_ids(loaded, rows)
     in_memory = np.concatenate([np.reshape(model(ids[i:i + 500], training=False), [-1]) for i in range(0, 2000, 500)])
     exported = loaded.signatures["serving_default"](examples=tf.constant([example_from_raw(r) for r in rows]))
-    columns = loaded.signatures["predict_columns"](**columns_from_rows(rows, CriteoFormat.fields))
+    columns = loaded.signatures["predict_columns"](**columns_from_rows(rows, CRITEO_FIELDS))
     np.testing.assert_allclose(exported["probability"].numpy(), in_memory, atol=1e-6, rtol=0)
     np.testing.assert_allclose(columns["probability"].numpy(), in_memory, atol=1e-6, rtol=0)
 
@@ -156,7 +152,7 @@ def test_missing_features_take_the_training_default_and_unknown_categories_the_o
     np.testing.assert_array_equal(graph_ids(loaded, [{}]), missing_expected)
 
     first_line = real_sample("train-10k.txt").read_text(encoding="utf-8").splitlines()[0]
-    row = next(read_rows(str(real_sample("train-10k.txt")), limit=1))
+    row = next(raw_rows(str(real_sample("train-10k.txt"))))
     unknown = dict(row, C3="never-seen", I5=10**15)
     expected, _ = python_ids([first_line], schema_dir)
     ids = graph_ids(loaded, [unknown])
@@ -174,7 +170,7 @@ def test_wrong_dtype_or_shape_is_a_clear_invalid_argument_error(built):
         loaded.signatures["serving_default"](examples=tf.constant([wrong_dtype]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="I1"):
         loaded.signatures["serving_default"](examples=tf.constant([example_from_raw({"I1": "3"})]))
-    columns = columns_from_rows([{}], CriteoFormat.fields)
+    columns = columns_from_rows([{}], CRITEO_FIELDS)
     with pytest.raises((TypeError, ValueError), match="I1|int64|float"):
         loaded.signatures["predict_columns"](**dict(columns, I1=tf.constant([1.5])))
     with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError), match="shape"):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from test_export import converted_sample
+from tests.test_export import converted_sample
 
 COMMON = ["--model=dcnv2", "--embedding=multi", "--scale=2", "--embedding_dim=4", "--hidden_units=16,16",
           "--interaction_arg=num_layers=1", "--batch_size=128", "--steps_per_epoch=20", "--epochs=3",

@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from datasets.criteo import CriteoFormat
-from export.raw_rows import read_rows
+from datasets.criteo import FIELDS as CRITEO_FIELDS
+from datasets.criteo import raw_rows
 from export.requests import columns_from_rows
-from test_export import real_sample, trained_export
+from tests.test_export import real_sample, trained_export
 
 
 def run_predict(*arguments):
@@ -28,9 +28,9 @@ def test_one_probability_per_row_in_input_order(tmp_path):
     assert lines[0] == "probability" and len(lines) == 10001
     predicted = np.array(lines[1:], dtype=np.float64)
 
-    rows = list(read_rows(str(test_file)))
+    rows = list(raw_rows(str(test_file)))
     signature = tf.saved_model.load(str(export_dir)).signatures["predict_columns"]
-    expected = signature(**columns_from_rows(rows, CriteoFormat.fields))["probability"].numpy()
+    expected = signature(**columns_from_rows(rows, CRITEO_FIELDS))["probability"].numpy()
     np.testing.assert_allclose(predicted, expected, rtol=1e-7, atol=0)
     assert len(np.unique(predicted)) > 100  # rows were not mixed up into one answer
 

@@ -1,5 +1,6 @@
 """The contract TF Serving relies on: warm-up records, REST payload recipes, saved_model_cli run, gRPC requests."""
 
+import itertools
 import base64
 import json
 import subprocess
@@ -10,21 +11,21 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-from datasets.criteo import CriteoFormat
+from datasets.criteo import FIELDS as CRITEO_FIELDS
 from export.grpc_client import predict
-from export.raw_rows import read_rows
+from datasets.criteo import raw_rows
 from export.requests import (columns_from_rows, example_from_raw, predict_request, rest_columnar_payload,
                              rest_instances_payload)
 from export.saved_model import WARMUP_FILE
-from test_export import CLI, real_sample, trained_export
+from tests.test_export import CLI, real_sample, trained_export
 
 
 @pytest.fixture(scope="module")
 def served():
     _, export_dir = trained_export()
-    rows = list(read_rows(str(real_sample("test-unlabeled-10k.txt")), limit=64))
+    rows = list(itertools.islice(raw_rows(str(real_sample("test-unlabeled-10k.txt"))), 64))
     loaded = tf.saved_model.load(str(export_dir))
-    expected = loaded.signatures["predict_columns"](**columns_from_rows(rows, CriteoFormat.fields))["probability"]
+    expected = loaded.signatures["predict_columns"](**columns_from_rows(rows, CRITEO_FIELDS))["probability"]
     return export_dir, loaded, rows, expected.numpy()
 
 
@@ -34,7 +35,7 @@ def serving_default(loaded, serialized):
 
 def test_warmup_records_are_prediction_logs_of_real_rows_that_the_model_answers(served):
     export_dir, loaded, _, _ = served
-    train_rows = list(read_rows(str(real_sample("train-10k.txt")), limit=16))
+    train_rows = list(itertools.islice(raw_rows(str(real_sample("train-10k.txt"))), 16))
     records = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
                for r in tf.data.TFRecordDataset(str(export_dir / WARMUP_FILE))]
     examples = []
@@ -55,7 +56,7 @@ def test_rest_row_and_columnar_payloads_converted_by_the_documented_recipe(serve
     decoded = [base64.b64decode(instance["b64"]) for instance in instances["instances"]]
     np.testing.assert_allclose(serving_default(loaded, decoded), expected, atol=1e-6, rtol=0)
     # Columnar form: "inputs" maps each input name to its list of values (dtype from the signature).
-    columnar = json.loads(json.dumps(rest_columnar_payload(rows, CriteoFormat.fields)))
+    columnar = json.loads(json.dumps(rest_columnar_payload(rows, CRITEO_FIELDS)))
     signature = loaded.signatures["predict_columns"]
     specs = signature.structured_input_signature[1]
     tensors = {name: tf.constant(values, dtype=specs[name].dtype) for name, values in columnar["inputs"].items()}
