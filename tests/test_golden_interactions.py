@@ -187,5 +187,6 @@ def test_bilinear_fusion():
         first, second = streams[b]
         expected[b] = weights["bias"][0] + weights["linear_kernel"][0] @ first + weights["linear_kernel"][1] @ second
         for h in range(heads):
-            expected[b] += first[h * d:(h + 1) * d] @ weights["bilinear_kernel"][h] @ second[h * d:(h + 1) * d]
+            # Eq. 4 with W_h = bilinear_kernel[h] / d (the layer's Adam-friendly parametrisation).
+            expected[b] += first[h * d:(h + 1) * d] @ (weights["bilinear_kernel"][h] / d) @ second[h * d:(h + 1) * d]
     np.testing.assert_allclose(run(layer, streams), expected, rtol=1e-5, atol=1e-5)
