@@ -19,7 +19,7 @@ from datasets.conversion import convert, split_assignment
 from datasets.criteo import FIELDS as CRITEO_FIELDS
 from datasets.criteo import TSV as CRITEO_TSV
 from datasets.schema import load_schema
-from datasets.tokens import OOV_ID
+from datasets.tokens import OOV_ID, categorical_token, numeric_token
 from datasets.criteo import raw_rows
 from export.requests import columns_from_rows, example_from_raw
 from export.saved_model import WARMUP_FILE, export_run
@@ -77,7 +77,11 @@ def python_ids(lines, schema_dir):
     for field in schema["fields"]:
         with open(os.path.join(schema_dir, field["vocabulary"]), encoding="utf-8") as handle:
             lookups.append({token.rstrip("\n"): index + 1 for index, token in enumerate(handle)})
-    parsed = [CriteoFormat().parse(line.rstrip("\n")) for line in lines]
+    parsed = []
+    for line in lines:
+        label, *values = line.rstrip("\n").split("\t")
+        parsed.append((int(label), [numeric_token(value) if kind == "numeric" else categorical_token(value)
+                                    for (_, kind), value in zip(CRITEO_FIELDS, values)]))
     ids = [[lookup.get(token, OOV_ID) for lookup, token in zip(lookups, tokens)] for _, tokens in parsed]
     return np.array(ids), np.array([label for label, _ in parsed])
 
