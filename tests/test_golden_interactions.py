@@ -39,8 +39,9 @@ def run(layer, e):
 
 def test_fm_hand_worked():
     e = np.array([[[[1.0, 2.0], [3.0, -1.0], [0.5, 4.0]]]], dtype="float32")  # (1, 1, 3, 2)
-    # e1*e2 + e1*e3 + e2*e3 = [3, -2] + [0.5, 8] + [1.5, -4] = [5, 2]
-    np.testing.assert_allclose(run(FactorizationMachineInteraction(), e), [[[5.0, 2.0]]], rtol=1e-6)
+    # e1*e2 + e1*e3 + e2*e3 = [3, -2] + [0.5, 8] + [1.5, -4] = [5, 2]; e1+e2+e3 = [4.5, 5]; <1, e_i> = 3, 2, 4.5
+    np.testing.assert_allclose(run(FactorizationMachineInteraction(first_order=False), e), [[[5.0, 2.0]]], rtol=1e-6)
+    np.testing.assert_allclose(run(FactorizationMachineInteraction(), e), [[[5.0, 2.0, 4.5, 5.0, 3.0, 2.0, 4.5]]], rtol=1e-6)
 
 
 def test_fm_matches_pair_sum():
@@ -49,7 +50,8 @@ def test_fm_matches_pair_sum():
     for b, m in itertools.product(range(BATCH), range(SETS)):
         for i, j in itertools.combinations(range(FIELDS), 2):
             expected[b, m] += e[b, m, i] * e[b, m, j]
-    np.testing.assert_allclose(run(FactorizationMachineInteraction(), e), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(run(FactorizationMachineInteraction(first_order=False), e), expected, rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_concatenation():
@@ -115,7 +117,8 @@ def test_field_aware():
             expected[b, m] += sub_embedding(b, m, i, j) * sub_embedding(b, m, j, i)
     layer = FieldAwareInteraction()
     layer.build(e.shape)
-    np.testing.assert_allclose(run(layer, e), expected, rtol=1e-5, atol=1e-6)
+    first_order = [e.sum(axis=2), e.sum(axis=3)]  # FM's linear terms: rows summed over fields; each row's sum
+    np.testing.assert_allclose(run(layer, e), np.concatenate([expected, *first_order], axis=-1), rtol=1e-5, atol=1e-6)
 
 
 def test_field_aware_rejects_indivisible_width():

@@ -43,5 +43,5 @@ def test_a_malformed_row_is_a_clear_error_and_leaves_no_output(tmp_path):
     output = tmp_path / "preds.csv"
     completed = run_predict(f"--model_dir={export_dir}", f"--input={bad}", f"--output={output}")
     assert completed.returncode != 0
-    assert f"{bad}:3: 3 tab-separated columns" in completed.stderr
+    assert f"{bad} line 3: 3 columns, expected 39" in completed.stderr
     assert not output.exists() and not (tmp_path / "preds.csv.partial").exists()

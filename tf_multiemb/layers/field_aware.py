@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from tf_multiemb.layers.factorization_machine import with_first_order
+
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
 class FieldAwareInteraction(keras.layers.Layer):
@@ -13,8 +15,13 @@ class FieldAwareInteraction(keras.layers.Layer):
     sub-embeddings e_{i->j} of width k, one per other field j (slot j, or j-1 when j > i). So
     FFM uses the ordinary `FieldEmbedding` with a wider row and owns no table of its own; the
     registry sets K = (N-1) * k0 (`embedding_width_factor`). FFM's score is sum_k v_k; the
-    per-set projection generalises that sum. No weights.
+    per-set projection generalises that sum. With `first_order` (default) the output also holds
+    FM's linear terms, as in `FactorizationMachineInteraction`. No weights.
     """
+
+    def __init__(self, first_order=True, **kwargs):
+        super().__init__(**kwargs)
+        self.first_order = bool(first_order)
 
     @staticmethod
     def embedding_width_factor(num_fields):
@@ -36,7 +43,15 @@ class FieldAwareInteraction(keras.layers.Layer):
         slots = ops.reshape(embeddings, (-1, num_sets, num_fields * (num_fields - 1), sub_width))
         forward = ops.take(slots, self._forward_slots, axis=2)
         backward = ops.take(slots, self._backward_slots, axis=2)
-        return ops.sum(ops.multiply(forward, backward), axis=2)
+        pairwise = ops.sum(ops.multiply(forward, backward), axis=2)
+        return with_first_order(pairwise, embeddings) if self.first_order else pairwise
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[1], input_shape[3] // (input_shape[2] - 1))
+        pairwise_width = input_shape[3] // (input_shape[2] - 1)
+        extra = input_shape[3] + input_shape[2] if self.first_order else 0
+        return (input_shape[0], input_shape[1], pairwise_width + extra)
+
+    def get_config(self):
+        config = super().get_config()
+        config["first_order"] = self.first_order
+        return config
