@@ -16,7 +16,7 @@ from datasets.synthetic import write_criteo_tsv
 # Two backbone variants through the --models entry syntax; with more backbones registered this list
 # can name them (e.g. "dnn", "dcnv2") and nothing else in the test changes.
 MODELS = ["dcnv2:num_layers=1", "dcnv2:num_layers=2"]
-COMMON = ["--embedding_dim=4", "--hidden_units=8,8", "--batch_size=128", "--epochs=2", "--steps_per_epoch=2",
+COMMON = ["--embedding_dim=4", "--hidden_units=8,8", "--batch_size=128", "--epochs=1", "--steps_per_epoch=2",
           "--patience=1", "--verbose=0"]
 CELL = re.compile(r"^(?:<u>|\*\*)?([\d.]+) ± ([\d.]+)(?:</u>|\*\*)?$")
 
@@ -84,13 +84,20 @@ def test_report_matches_run_results(sweep):
         assert (output / plot).stat().st_size > 0
 
 
-def test_rerun_skips_finished_runs(sweep):
+def test_rerun_skips_finished_runs_and_report_only_rebuilds(sweep):
     output, arguments, _ = sweep
     mtimes = {path: path.stat().st_mtime_ns for path in (output / "runs").glob("*/results.json")}
-    completed = run_module("trainers.sweep", *arguments)
+    completed = run_module("trainers.sweep", *arguments, "--shard_index=1", "--num_shards=2")
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "12 runs, 12 already finished, 0 to train" in completed.stdout
+    assert "6 runs, 6 already finished, 0 to train" in completed.stdout
     assert {path: path.stat().st_mtime_ns for path in mtimes} == mtimes
+
+    report = (output / "report.md").read_text()
+    (output / "report.md").unlink()
+    (output / "runs.csv").unlink()
+    completed = run_module("trainers.sweep", "--report_only", f"--output_dir={output}")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert (output / "report.md").read_text() == report and (output / "runs.csv").exists()
 
 
 def test_sweep_run_equals_fit_cli_run(sweep, tmp_path):

@@ -23,6 +23,8 @@ import time
 
 from absl import app, flags
 
+from trainers.config import FitConfig
+
 FLAGS = flags.FLAGS
 PER_RUN_FLAGS = ("model", "embedding", "scale", "seed")
 
@@ -32,7 +34,7 @@ class Job:
     """One training run: a name (its directory under runs/) and its complete FitConfig."""
 
     name: str
-    config: object
+    config: FitConfig
 
 
 def define_flags():
@@ -101,11 +103,20 @@ def sweep_jobs(config, entries, embeddings, scales, seeds, output_dir):
 
 
 def validate_jobs(jobs):
-    """trainers.fit's own checks (model, mode, scale, data_dir, ...) on every run, before any work."""
+    """trainers.fit's own checks (model, mode, scale, data_dir, ...) on every run, and each distinct
+    model's interaction arguments on a tiny model, before any work."""
+    import tf_multiemb
+    from trainers.config import parse_interaction_args
     from trainers.fit import validate
 
     for job in jobs:
         validate(job.config)
+    for model, arguments in {(job.config.model, job.config.interaction_arg) for job in jobs}:
+        try:
+            tf_multiemb.build_model(model, [2, 2], embedding_dim=1, hidden_units=(1,),
+                                    **parse_interaction_args(arguments))
+        except TypeError as error:
+            raise ValueError(f"model {model!r} with --interaction_arg {list(arguments)}: {error}") from None
 
 
 def is_finished(job):
@@ -118,7 +129,10 @@ def format_seconds(seconds):
 
 
 def run_jobs(jobs, log=print):
-    """Trains the unfinished jobs in order with a progress line per run; returns the names that failed."""
+    """Trains the unfinished jobs in order; returns the names that failed.
+
+    After each run prints runs done/total, elapsed time and an ETA (mean time per run so far x runs left).
+    """
     import keras
 
     from trainers.fit import train
@@ -150,6 +164,7 @@ def main(argv):
         sys.exit(f"error: unexpected arguments {argv[1:]}")
     if not FLAGS.output_dir:
         sys.exit("error: --output_dir is required")
+    failed = []
     if not FLAGS.report_only:
         try:
             config = base_config(PER_RUN_FLAGS)
@@ -163,9 +178,11 @@ def main(argv):
         except ValueError as error:
             sys.exit(f"error: {error}")
         failed = run_jobs(jobs[FLAGS.shard_index::FLAGS.num_shards])
-    report = sweep_report.write_report(FLAGS.output_dir)
-    print(f"wrote {report}")
-    if not FLAGS.report_only and failed:
+    try:
+        print(f"wrote {sweep_report.write_report(FLAGS.output_dir)}")
+    except FileNotFoundError as error:
+        sys.exit(f"error: {error}")
+    if failed:
         sys.exit(f"error: {len(failed)} runs failed: {', '.join(failed)} (rerun the same command to retry them)")
 
 
