@@ -1,0 +1,132 @@
+"""trainers.sweep: a tiny real sweep, its report against the per-run results, resuming, fit parity, bad flags."""
+
+import csv
+import json
+import re
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from datasets.conversion import convert
+from datasets.criteo import CriteoFormat
+from datasets.synthetic import write_criteo_tsv
+
+# Two backbone variants through the --models entry syntax; with more backbones registered this list
+# can name them (e.g. "dnn", "dcnv2") and nothing else in the test changes.
+MODELS = ["dcnv2:num_layers=1", "dcnv2:num_layers=2"]
+COMMON = ["--embedding_dim=4", "--hidden_units=8,8", "--batch_size=128", "--epochs=1", "--steps_per_epoch=2",
+          "--patience=1", "--verbose=0"]
+CELL = re.compile(r"^(?:<u>|\*\*)?([\d.]+) ± ([\d.]+)(?:</u>|\*\*)?$")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep_data")
+    write_criteo_tsv(str(root / "raw.txt"), rows=2000, seed=0)
+    convert(CriteoFormat(), str(root / "raw.txt"), str(root / "data"), min_count=2, overwrite=True)
+    return root / "data"
+
+
+def run_module(module, *arguments):
+    return subprocess.run([sys.executable, "-m", module, *arguments], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def sweep(data_dir, tmp_path_factory):
+    output = tmp_path_factory.mktemp("sweep")
+    arguments = [f"--data_dir={data_dir}", f"--output_dir={output}", f"--models={','.join(MODELS)}",
+                 "--embeddings=single,multi", "--scales=1,2", "--seeds=2", *COMMON]
+    completed = run_module("trainers.sweep", *arguments)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return output, arguments, completed.stdout
+
+
+def table_rows(text, heading):
+    section = text.split(heading, 1)[1].split("##", 1)[0]
+    return re.findall(r"^\| (\S+) \| (SE|ME) \| (.*) \|$", section, flags=re.M)
+
+
+def run_prefix(label, mode, scale):
+    """Run directory prefix of one table cell; the base (scale 1) cell is the single-embedding run."""
+    return f"{label.replace(':', '+')}_{'se' if mode == 'SE' or scale == 1 else 'me'}_{scale}x_"
+
+
+def test_report_matches_run_results(sweep):
+    output, _, stdout = sweep
+    results = [json.loads(path.read_text()) | {"dir": path.parent.name}
+               for path in sorted((output / "runs").glob("*/results.json"))]
+    assert len(results) == 12  # per model: base x 2 seeds + {SE, ME} x 2x x 2 seeds
+    assert "[12/12]" in stdout and "ETA" in stdout
+    with open(output / "runs.csv") as handle:
+        csv_rows = {row["run_dir"].split("/")[-1]: row for row in csv.DictReader(handle)}
+    for result in results:
+        row = csv_rows[result["dir"]]
+        assert float(row["test_auc"]) == result["test_auc"] and float(row["mean_ia"]) == result["mean_ia"]
+        assert int(row["seed"]) == result["seed"] and row["embedding"] == result["embedding"]
+
+    text = (output / "report.md").read_text()
+    for heading, metric, digits in (("## Test AUC", "test_auc", 5), ("## Mean information", "mean_ia", 2)):
+        rows = table_rows(text, heading)
+        assert [(label, mode) for label, mode, _ in rows] == [(m, mode) for m in MODELS for mode in ("SE", "ME")]
+        for label, mode, cells in rows:
+            cells = cells.split(" | ")
+            for scale, cell in zip((1, 2), cells):
+                values = [r[metric] for r in results if r["dir"].startswith(run_prefix(label, mode, scale))]
+                assert len(values) == 2
+                mean, std = map(float, CELL.match(cell).groups())
+                assert mean == pytest.approx(statistics.fmean(values), abs=0.6 * 10 ** -digits)
+                assert std == pytest.approx(statistics.stdev(values), abs=0.6 * 10 ** -digits)
+            if metric == "test_auc":  # exactly one best cell marked per row
+                assert sum(cell.startswith("<u>" if mode == "SE" else "**") for cell in cells) == 1
+    for plot in ("auc_vs_scale.png", "ia_vs_scale.png"):
+        assert (output / plot).stat().st_size > 0
+
+
+def test_rerun_skips_finished_runs_and_report_only_rebuilds(sweep):
+    output, arguments, _ = sweep
+    mtimes = {path: path.stat().st_mtime_ns for path in (output / "runs").glob("*/results.json")}
+    completed = run_module("trainers.sweep", *arguments, "--shard_index=1", "--num_shards=2")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "6 runs, 6 already finished, 0 to train" in completed.stdout
+    assert {path: path.stat().st_mtime_ns for path in mtimes} == mtimes
+
+    report = (output / "report.md").read_text()
+    (output / "report.md").unlink()
+    (output / "runs.csv").unlink()
+    completed = run_module("trainers.sweep", "--report_only", f"--output_dir={output}")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert (output / "report.md").read_text() == report and (output / "runs.csv").exists()
+
+
+def test_sweep_run_equals_fit_cli_run(sweep, tmp_path):
+    output, arguments, _ = sweep
+    shared = [a for a in arguments if not a.startswith(("--output_dir", "--models", "--embeddings", "--scales",
+                                                        "--seeds"))]
+    completed = run_module("trainers.fit", *shared, f"--output_dir={tmp_path}", "--model=dcnv2",
+                           "--interaction_arg=num_layers=2", "--embedding=multi", "--scale=2", "--seed=1")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    sweep_run = output / "runs" / "dcnv2+num_layers=2_me_2x_seed1"
+
+    def flag_lines(run_dir):
+        return [line for line in (run_dir / "flags.txt").read_text().splitlines() if "output_dir" not in line]
+
+    assert flag_lines(sweep_run) == flag_lines(tmp_path)
+    fit_results, sweep_results = (json.loads((d / "results.json").read_text()) for d in (tmp_path, sweep_run))
+    for key in ("params_total", "params_embedding", "num_sets", "embedding_dim"):
+        assert fit_results[key] == sweep_results[key], key
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--models=dcnv2,nosuchmodel", "unknown model 'nosuchmodel'"),
+    ("--scales=1,two", "--scales='1,two' must be a comma-separated list"),
+    ("--scales=0,2", "--scales='0,2' must be a comma-separated list"),
+    ("--embeddings=single,wide", "--embeddings='single,wide'"),
+    ("--model=dcnv2", "--model is set per run"),
+])
+def test_bad_flags_fail_before_any_work(data_dir, tmp_path, flag, message):
+    completed = run_module("trainers.sweep", f"--data_dir={data_dir}", f"--output_dir={tmp_path}", flag)
+    assert completed.returncode != 0
+    assert message in completed.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "runs").exists()
