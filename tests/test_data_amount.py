@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from datasets.conversion import convert
-from datasets.criteo import CriteoFormat
+from datasets.criteo import TSV as CRITEO_TSV
 from datasets.synthetic import write_criteo_tsv
 
 TINY = ["--hidden_units=8,8", "--batch_size=128", "--epochs=1", "--verbose=0", "--interaction_arg=num_layers=1"]
@@ -29,7 +29,7 @@ def count_records(data_dir, split):
 def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("data_amount_data")
     write_criteo_tsv(str(root / "raw.txt"), rows=2000, seed=0)
-    convert(CriteoFormat(), str(root / "raw.txt"), str(root / "data"), min_count=2, overwrite=True)
+    convert(CRITEO_TSV, str(root / "raw.txt"), str(root / "data"), min_count=2, overwrite=True)
     return root / "data"
 
 

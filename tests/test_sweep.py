@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from datasets.conversion import convert
-from datasets.criteo import CriteoFormat
+from datasets.criteo import TSV as CRITEO_TSV
 from datasets.synthetic import write_criteo_tsv
 
 # Two backbone variants through the --models entry syntax; with more backbones registered this list
@@ -25,7 +25,7 @@ CELL = re.compile(r"^(?:<u>|\*\*)?([\d.]+) ± ([\d.]+)(?:</u>|\*\*)?$")
 def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep_data")
     write_criteo_tsv(str(root / "raw.txt"), rows=2000, seed=0)
-    convert(CriteoFormat(), str(root / "raw.txt"), str(root / "data"), min_count=2, overwrite=True)
+    convert(CRITEO_TSV, str(root / "raw.txt"), str(root / "data"), min_count=2, overwrite=True)
     return root / "data"
 
 

@@ -47,7 +47,7 @@ HELP = {
     "deterministic": "Enable TensorFlow op determinism (bit-identical CPU runs).",
     "cpu_devices": "Split the CPU into this many logical devices for MirroredStrategy (0: no split).",
     "interaction_arg": "name=value argument of the backbone's interaction layer (repeatable).",
-    "output_dir": "Run directory for results.json, information_abundance.jsonl, TensorBoard, checkpoints, model.",
+    "output_dir": "Where results go: the run directory (fit) or the root of all run directories (sweep).",
     "verbose": "Keras fit verbosity (0, 1 progress bar, 2 one line per epoch).",
 }
 
