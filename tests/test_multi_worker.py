@@ -26,9 +26,11 @@ def free_ports(count):
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "Keras 3.15 TF trainer: _maybe_symbolic_build calls strategy.reduce('MEAN') on the first int32 PerReplica "
-    "batch, which MultiWorkerMirroredStrategy rejects (ValueError: Attempt to convert a value (PerReplica...)); "
-    "strict, so a fixed Keras turns this into a failure to remove the mark"))
+    "Keras 3.15's TensorFlow trainer cannot fit under MultiWorkerMirroredStrategy: it builds by eagerly "
+    "reducing the first PerReplica batch (ValueError: Attempt to convert a value (PerReplica...)), and, when "
+    "that is bypassed, reduces every scalar log with strategy.reduce('MEAN', v, axis=0) (Invalid reduction "
+    "dimension 0 for input with 0 dimensions; keras/src/backend/tensorflow/trainer.py reduce_per_replica). "
+    "Strict: a Keras that fixes both turns this into a failure, and the mark must go."))
 def test_two_workers_end_with_identical_weights_and_only_the_chief_writes(tmp_path):
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
