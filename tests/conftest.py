@@ -29,3 +29,14 @@ def criteo_10k_ids(criteo_10k_dir):
         arrays[split] = (np.concatenate([ids.numpy() for ids, _ in batches]),
                          np.concatenate([labels.numpy() for _, labels in batches]))
     return dict(**arrays, field_dims=field_dims(load_schema(criteo_10k_dir)))
+
+
+@pytest.fixture(scope="session")
+def synthetic_criteo_dir(tmp_path_factory):
+    """2,000 synthetic Criteo rows (datasets.synthetic, seed 0) converted with min-count 2."""
+    from datasets.synthetic import write_criteo_tsv
+
+    root = tmp_path_factory.mktemp("synthetic_criteo")
+    write_criteo_tsv(str(root / "raw.txt"), rows=2000, seed=0)
+    convert(CRITEO_TSV, str(root / "raw.txt"), str(root / "data"), min_count=2, overwrite=True)
+    return root / "data"

@@ -9,9 +9,6 @@ import sys
 import pytest
 import tensorflow as tf
 
-from datasets.conversion import convert
-from datasets.criteo import TSV as CRITEO_TSV
-from datasets.synthetic import write_criteo_tsv
 
 TINY = ["--hidden_units=8,8", "--batch_size=128", "--epochs=1", "--verbose=0", "--interaction_arg=num_layers=1"]
 
@@ -20,31 +17,23 @@ def run_cli(*arguments):
     return subprocess.run([sys.executable, "-m", "trainers.data_amount", *arguments], capture_output=True, text=True)
 
 
-def count_records(data_dir, split):
-    schema = json.loads((data_dir / "schema.json").read_text())
-    return sum(1 for name in schema["shards"][split] for _ in tf.data.TFRecordDataset(str(data_dir / name)))
+def count_records(synthetic_criteo_dir, split):
+    schema = json.loads((synthetic_criteo_dir / "schema.json").read_text())
+    return sum(1 for name in schema["shards"][split] for _ in tf.data.TFRecordDataset(str(synthetic_criteo_dir / name)))
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data_amount_data")
-    write_criteo_tsv(str(root / "raw.txt"), rows=2000, seed=0)
-    convert(CRITEO_TSV, str(root / "raw.txt"), str(root / "data"), min_count=2, overwrite=True)
-    return root / "data"
-
-
-def test_subsets_and_report(data_dir, tmp_path):
-    completed = run_cli(f"--data_dir={data_dir}", f"--output_dir={tmp_path}", "--fractions=0.25,1",
+def test_subsets_and_report(synthetic_criteo_dir, tmp_path):
+    completed = run_cli(f"--data_dir={synthetic_criteo_dir}", f"--output_dir={tmp_path}", "--fractions=0.25,1",
                         "--embedding_dims=2,4", "--multi_embeddings=2x2", "--seeds=2", *TINY)
     assert completed.returncode == 0, completed.stderr[-3000:]
 
     subset = tmp_path / "data" / "fraction_0.25"
     schema = json.loads((subset / "schema.json").read_text())
-    full_train = count_records(data_dir, "train")
+    full_train = count_records(synthetic_criteo_dir, "train")
     assert schema["rows"]["train"] == count_records(subset, "train")
     assert abs(schema["rows"]["train"] - 0.25 * full_train) < 0.05 * full_train
     for split in ("val", "test"):
-        assert count_records(subset, split) == count_records(data_dir, split)
+        assert count_records(subset, split) == count_records(synthetic_criteo_dir, split)
 
     results = {}
     for path in (tmp_path / "runs").glob("*/results.json"):
@@ -62,8 +51,8 @@ def test_subsets_and_report(data_dir, tmp_path):
             assert float(cell) == pytest.approx(expected, abs=0.006)
 
 
-def test_bad_fraction_fails_before_any_work(data_dir, tmp_path):
-    completed = run_cli(f"--data_dir={data_dir}", f"--output_dir={tmp_path}", "--fractions=0.5,1.5")
+def test_bad_fraction_fails_before_any_work(synthetic_criteo_dir, tmp_path):
+    completed = run_cli(f"--data_dir={synthetic_criteo_dir}", f"--output_dir={tmp_path}", "--fractions=0.5,1.5")
     assert completed.returncode != 0
     assert "--fractions='0.5,1.5' must be" in completed.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "data").exists()

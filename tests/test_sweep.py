@@ -9,9 +9,6 @@ import sys
 
 import pytest
 
-from datasets.conversion import convert
-from datasets.criteo import TSV as CRITEO_TSV
-from datasets.synthetic import write_criteo_tsv
 
 # Two backbone variants through the --models entry syntax; with more backbones registered this list
 # can name them (e.g. "dnn", "dcnv2") and nothing else in the test changes.
@@ -21,22 +18,14 @@ COMMON = ["--embedding_dim=4", "--hidden_units=8,8", "--batch_size=128", "--epoc
 CELL = re.compile(r"^(?:<u>|\*\*)?([\d.]+) ± ([\d.]+)(?:</u>|\*\*)?$")
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweep_data")
-    write_criteo_tsv(str(root / "raw.txt"), rows=2000, seed=0)
-    convert(CRITEO_TSV, str(root / "raw.txt"), str(root / "data"), min_count=2, overwrite=True)
-    return root / "data"
-
-
 def run_module(module, *arguments):
     return subprocess.run([sys.executable, "-m", module, *arguments], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
-def sweep(data_dir, tmp_path_factory):
+def sweep(synthetic_criteo_dir, tmp_path_factory):
     output = tmp_path_factory.mktemp("sweep")
-    arguments = [f"--data_dir={data_dir}", f"--output_dir={output}", f"--models={','.join(MODELS)}",
+    arguments = [f"--data_dir={synthetic_criteo_dir}", f"--output_dir={output}", f"--models={','.join(MODELS)}",
                  "--embeddings=single,multi", "--scales=1,2", "--seeds=2", *COMMON]
     completed = run_module("trainers.sweep", *arguments)
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -125,8 +114,8 @@ def test_sweep_run_equals_fit_cli_run(sweep, tmp_path):
     ("--embeddings=single,wide", "--embeddings='single,wide'"),
     ("--model=dcnv2", "--model is set per run"),
 ])
-def test_bad_flags_fail_before_any_work(data_dir, tmp_path, flag, message):
-    completed = run_module("trainers.sweep", f"--data_dir={data_dir}", f"--output_dir={tmp_path}", flag)
+def test_bad_flags_fail_before_any_work(synthetic_criteo_dir, tmp_path, flag, message):
+    completed = run_module("trainers.sweep", f"--data_dir={synthetic_criteo_dir}", f"--output_dir={tmp_path}", flag)
     assert completed.returncode != 0
     assert message in completed.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "runs").exists()
