@@ -71,7 +71,7 @@ def test_a_request_that_is_not_a_tf_example_is_rejected(served):
 
 def test_saved_model_cli_run_with_input_examples(served, tmp_path):
     export_dir, loaded, rows, expected = served
-    examples = [{name: [value] for name, value in row.items() if value != ""} for row in rows[:3]]
+    examples = [{name: [value] for name, value in row.items() if value is not None} for row in rows[:3]]
     completed = subprocess.run(
         [str(CLI), "run", "--dir", str(export_dir), "--tag_set", "serve", "--signature_def", "serving_default",
          "--input_examples", f"examples={examples!r}", "--outdir", str(tmp_path)], capture_output=True, text=True)
