@@ -87,7 +87,7 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.DEFINE_string("workdir", "runs/quickstart", "Where data, runs and the export go.")
-    flags.DEFINE_integer("rows", 100000, "Synthetic rows to generate.")
+    flags.DEFINE_integer("rows", 60000, "Synthetic rows to generate.")
     flags.DEFINE_integer("epochs", 4, "Epoch cap per model (early stopping on validation AUC, patience 3).")
     flags.DEFINE_integer("batch_size", 1024, "Batch size.")
     flags.DEFINE_integer("scale", 4, "Scaling factor of both models.")
