@@ -22,7 +22,8 @@ def write_run(directory, embedding, scale):
                         num_layers=2)
     model.save(str(directory / "model.keras"))
     schema = {"fields": [{"name": n, "cardinality": d} for n, d in zip(FIELD_NAMES, FIELD_DIMS)]}
-    (directory / "schema.json").write_text(json.dumps(schema))
+    (directory / "data_schema").mkdir()
+    (directory / "data_schema" / "schema.json").write_text(json.dumps(schema))
     records = [{"epoch": e, "mean_ia": 2.0 + e, "fields": {}} for e in (1, 2)]
     (directory / "information_abundance.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return model

@@ -2,7 +2,7 @@
 
     python -m trainers.analyze --run_dir=runs/dcnv2_me_10x [--compare_run_dir=runs/dcnv2_se_10x]
 
-Reads `model.keras`, `schema.json` (field names) and `information_abundance.jsonl` (if present)
+Reads `model.keras`, `data_schema/schema.json` (field names) and `information_abundance.jsonl` (if present)
 from the run directory and writes into --output_dir (default <run_dir>/analysis):
 - spectra.png             normalised singular spectrum per field (Figure 1b)
 - field_ia.png            IA per field, run vs compare run (Figure 8b)
@@ -30,7 +30,7 @@ from tf_multiemb import collapse, diversity, sub_embedding  # noqa: E402
 from tf_multiemb.cross_blocks import interaction_pattern  # noqa: E402
 from tf_multiemb.layers.cross_network import CrossNetV2  # noqa: E402
 
-RUN_DIR = flags.DEFINE_string("run_dir", None, "Training run directory holding model.keras and schema.json.",
+RUN_DIR = flags.DEFINE_string("run_dir", None, "Training run directory holding model.keras and data_schema/schema.json.",
                               required=True)
 OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where plots and summary go (default: <run_dir>/analysis).")
 COMPARE_RUN_DIR = flags.DEFINE_string("compare_run_dir", None, "A second run to compare with (e.g. SE vs ME).")
@@ -53,7 +53,7 @@ def load_run(run_dir):
         raise RunError(f"{model_path} is missing; the run has not saved its model (did trainers.fit finish?)")
     model = keras.saving.load_model(model_path, compile=False)
     num_fields = len(model.field_embedding.field_dims)
-    schema_path = os.path.join(run_dir, "schema.json")
+    schema_path = os.path.join(run_dir, "data_schema", "schema.json")  # written by trainers.fit
     names = [f"field_{i}" for i in range(num_fields)]
     if os.path.isfile(schema_path):
         with open(schema_path) as file:
