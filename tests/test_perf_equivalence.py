@@ -90,3 +90,22 @@ def test_mixed_precision_embedding_casts_only_the_gathered_rows():
     dense = np.zeros_like(table)
     np.add.at(dense, (ids + offsets).ravel(), 1.0)
     np.testing.assert_array_equal(ops.convert_to_numpy(tf.convert_to_tensor(gradient)), dense)
+
+
+def test_set_dense_batched_matmul_equals_einsum():
+    """SetDense's transpose + batched matmul = einsum("bmi,mio->bmo") + bias, outputs and gradients."""
+    from tf_multiemb.layers import SetDense
+
+    x = tf.constant(np.random.default_rng(2).standard_normal((8, NUM_SETS, 5)).astype("float32"))
+    layer = SetDense(4)
+    layer.build(x.shape)
+    layer.bias.assign(np.arange(NUM_SETS * 4, dtype="float32").reshape(NUM_SETS, 4))
+    results = []
+    for forward in (lambda: layer(x), lambda: ops.einsum("bmi,mio->bmo", x, layer.kernel) + layer.bias):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = ops.sum(ops.square(forward()))
+        results.append([ops.convert_to_numpy(g) for g in tape.gradient(loss, [x, layer.kernel.value, layer.bias.value])]
+                       + [ops.convert_to_numpy(loss)])
+    for actual, expected in zip(*results):
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
