@@ -11,10 +11,11 @@ step) or `sparse` (`tf_multiemb.optimizers.AdamL2(l2=1e-6, sparse_updates=True)`
 recommended setting, RECOMMENDED; `--baseline` adds `dense` (the plain Keras starting point) to every
 configuration and reports each setting's speedup over it.
 
-All settings of one configuration are built side by side in one process and timed in alternating
-rounds of `--steps` train steps (after two compiled warm-up steps), so that load from other jobs on a
-shared machine hits them alike; examples/s is the median over `--repeats` rounds and the speedup the
-median of the per-round ratios.
+All settings of one configuration (with --vocab_sweep: of all vocabulary sizes of one embedding mode)
+are built side by side in one process and timed in alternating rounds of `--steps` train steps (after
+two compiled warm-up steps), so that load from other jobs on a shared machine hits them alike;
+examples/s is the median over `--repeats` rounds, speedups and step-time ratios are medians of
+per-round ratios.
 
 flops_per_example is counted from operand shapes: one forward pass on a single example runs with
 `keras.ops.einsum` and `keras.ops.matmul` wrapped, each contraction adds 2 x (product of the sizes
@@ -151,38 +152,49 @@ class Trial:
         self.seconds.append(time.perf_counter() - start)
 
 
-def measure(name, embedding, scale, vocab, batch_size, steps, repeats, settings, peak):
-    """Times every setting of one configuration in alternating rounds; one result dict per setting."""
-    trials = [Trial(name, embedding, scale, vocab, batch_size, setting) for setting in settings]
+def median_ratio(numerators, denominators):
+    """Median over rounds of numerator / denominator: robust to load that changes between rounds."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators))
+
+
+def measure(configurations, settings, batch_size, steps, repeats, peak):
+    """Times every (configuration, setting) of a group in alternating rounds; one result dict each.
+
+    speedup_vs_baseline compares with the `dense` setting of the same configuration;
+    step_time_vs_first with the group's first configuration in the same setting (vocabulary scaling).
+    """
+    trials = [Trial(*configuration, batch_size, setting) for configuration in configurations for setting in settings]
     for _ in range(repeats):
         for trial in trials:
             trial.time_round(steps)
-    baseline = next((t for t in trials if t.record["setting"] == BASELINE), None)
     results = []
-    for trial in trials:
+    for index, trial in enumerate(trials):
+        baseline = next((t for t in trials[index - index % len(settings):][:len(settings)]
+                         if t.record["setting"] == BASELINE), None)
+        first = trials[index % len(settings)]
         examples_per_sec = steps * batch_size / statistics.median(trial.seconds)
         gflops_per_sec = examples_per_sec * trial.flops / 1e9
-        speedup = (statistics.median(b / s for b, s in zip(baseline.seconds, trial.seconds))
-                   if baseline else None)
         results.append(trial.record | {
             "steps": steps, "repeats": repeats, "step_seconds": [s / steps for s in trial.seconds],
             "examples_per_sec": examples_per_sec, "flops_per_example": trial.flops,
             "gflops_per_sec": gflops_per_sec, "peak_gflops": peak, "utilization": gflops_per_sec / peak,
-            "speedup_vs_baseline": speedup,
+            "speedup_vs_baseline": median_ratio(baseline.seconds, trial.seconds) if baseline else None,
+            "step_time_vs_first": median_ratio(trial.seconds, first.seconds),
         })
     return results
 
 
 def markdown_table(rows):
     lines = ["| model | embedding | scale | vocab | setting | params | examples/s | ms/step | MFLOP/example "
-             "| GFLOP/s | utilization | vs dense |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| GFLOP/s | utilization | vs dense | step time vs first |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         speedup = "" if r["speedup_vs_baseline"] is None else f"{r['speedup_vs_baseline']:.2f}x"
         lines.append(f"| {r['model']} | {r['embedding']} | {r['scale']}x | {r['vocab']:,} | {r['setting']} | "
                      f"{r['parameters'] / 1e6:.1f}M | {r['examples_per_sec']:,.0f} | "
                      f"{1e3 * r['batch_size'] / r['examples_per_sec']:.0f} | {r['flops_per_example'] / 1e6:.2f} | "
-                     f"{r['gflops_per_sec']:.1f} | {100 * r['utilization']:.1f}% | {speedup} |")
+                     f"{r['gflops_per_sec']:.1f} | {100 * r['utilization']:.1f}% | {speedup} | "
+                     f"{r['step_time_vs_first']:.2f} |")
     return "\n".join(lines)
 
 
@@ -210,12 +222,14 @@ def main(argv=None):
                         help="also time plain dense Adam without XLA and report every setting's speedup over it")
     parser.add_argument("--intra_op_threads", type=int, default=0, help="TensorFlow intra-op threads (0: default)")
     parser.add_argument("--inter_op_threads", type=int, default=0, help="TensorFlow inter-op threads (0: default)")
+    parser.add_argument("--vocabs", default=",".join(map(str, VOCAB_SWEEP)),
+                        help="comma-separated vocabulary sizes of --vocab_sweep")
     parser.add_argument("--json", help="write the results to this JSON file")
     sweeps = parser.add_mutually_exclusive_group()
     sweeps.add_argument("--sweep", action="store_true",
                         help=f"every model x {{single, multi}} x scales {SWEEP_SCALES} (ignores --model/--embedding/--scale)")
     sweeps.add_argument("--vocab_sweep", action="store_true",
-                        help=f"--model at single and multi 10x for vocabularies {VOCAB_SWEEP} (ignores --embedding/--scale/--vocab)")
+                        help="--model at single and multi 10x for every --vocabs size (ignores --embedding/--scale/--vocab)")
     args = parser.parse_args(argv)
     settings = args.settings.split(",")
     for setting in settings:
@@ -225,15 +239,16 @@ def main(argv=None):
 
     set_threads(args.intra_op_threads, args.inter_op_threads)
     peak = peak_gflops()
+    # Each group is timed in interleaved rounds: a vocabulary sweep compares its sizes side by side.
     if args.sweep:
-        configurations = [(m, e, s, args.vocab) for m in BACKBONES for e in ("single", "multi") for s in SWEEP_SCALES]
+        groups = [[(m, e, s, args.vocab)] for m in BACKBONES for e in ("single", "multi") for s in SWEEP_SCALES]
     elif args.vocab_sweep:
-        configurations = [(args.model, e, 10, v) for e in ("single", "multi") for v in VOCAB_SWEEP]
+        groups = [[(args.model, e, 10, int(v)) for v in args.vocabs.split(",")] for e in ("multi", "single")]
     else:
-        configurations = [(args.model, args.embedding, args.scale, args.vocab)]
+        groups = [[(args.model, args.embedding, args.scale, args.vocab)]]
     rows = []
-    for name, embedding, scale, vocab in configurations:
-        results = measure(name, embedding, scale, vocab, args.batch_size, args.steps, args.repeats, settings, peak)
+    for configurations in groups:
+        results = measure(configurations, settings, args.batch_size, args.steps, args.repeats, peak)
         rows.extend(results)
         keras.backend.clear_session()
         print("\n".join(markdown_table(results).splitlines()[2:]), flush=True)
