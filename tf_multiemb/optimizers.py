@@ -30,6 +30,16 @@ def sum_duplicate_rows(indices, values):
     return rows, ops.segment_sum(values, positions, num_segments=ops.shape(rows)[0])
 
 
+def gather_rows(variable, rows):
+    """variable[rows] through the backend variable's own sparse read where it has one (TensorFlow's
+    `sparse_read`): once rows have been scattered into a TF resource variable, a dense read copies
+    the whole table, which would make the lazy step O(table) again."""
+    if isinstance(variable, keras.Variable):
+        variable = variable.value
+    sparse_read = getattr(variable, "sparse_read", None)
+    return sparse_read(rows) if sparse_read else ops.take(variable, rows, axis=0)
+
+
 @keras.saving.register_keras_serializable(package="tf_multiemb")
 class AdamL2(keras.optimizers.Adam):
     """`keras.optimizers.Adam` whose gradient is g + l2 * w (coupled L2 weight decay).
@@ -69,12 +79,12 @@ class AdamL2(keras.optimizers.Adam):
         index = self._get_variable_index(variable)
         momentum, velocity = self._momentums[index], self._velocities[index]
 
-        weights = ops.take(variable, rows, axis=0)
+        weights = gather_rows(variable, rows)
         if self.l2:
             row_gradient = row_gradient + ops.cast(self.l2, dtype) * weights
-        m = ops.take(momentum, rows, axis=0)
+        m = gather_rows(momentum, rows)
         m = m + (row_gradient - m) * (1 - beta_1)
-        v = ops.take(velocity, rows, axis=0)
+        v = gather_rows(velocity, rows)
         v = v + (ops.square(row_gradient) - v) * (1 - beta_2)
         weights = weights - alpha * m / (ops.sqrt(v) + self.epsilon)
 
