@@ -31,13 +31,10 @@ def sum_duplicate_rows(indices, values):
 
 
 def gather_rows(variable, rows):
-    """variable[rows] through the backend variable's own sparse read where it has one (TensorFlow's
-    `sparse_read`): once rows have been scattered into a TF resource variable, a dense read copies
-    the whole table, which would make the lazy step O(table) again."""
-    if isinstance(variable, keras.Variable):
-        variable = variable.value
-    sparse_read = getattr(variable, "sparse_read", None)
-    return sparse_read(rows) if sparse_read else ops.take(variable, rows, axis=0)
+    """variable[rows], gathered from the backend variable: on TensorFlow that is a sparse read
+    (ResourceGather). Once rows have been scattered into a TF resource variable, a dense read
+    copies the whole table, which would make the lazy step O(table) again."""
+    return ops.take(variable.value if isinstance(variable, keras.Variable) else variable, rows, axis=0)
 
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
