@@ -1,23 +1,36 @@
 """Training throughput of the model zoo on synthetic Criteo-shaped ids.
 
-    python -m bench.train_throughput --model dcnv2 --embedding multi --scale 10 --steps 20 --json out.json
-    python -m bench.train_throughput --sweep --steps 10 --json sweep.json
+    python -m bench.train_throughput --model dcnv2 --embedding multi --scale 10 --baseline --json out.json
+    python -m bench.train_throughput --sweep --baseline --json sweep.json
+    python -m bench.train_throughput --vocab_sweep --json vocab.json
+    python -m bench.train_throughput --embedding multi --scale 10 --settings dense,sparse,sparse+xla,sparse+bf16
 
-Reports examples/s (timed after one warm-up epoch of compiled train steps, Adam, batch 2048),
-flops_per_example, gflops_per_sec = examples/s * flops_per_example / 1e9, peak_gflops (a float32
-4096 x 4096 matmul through keras.ops in the same process) and utilization = gflops_per_sec / peak.
+A setting is '+'-joined from: `dense` (plain `keras.optimizers.Adam`, every embedding row updated each
+step) or `sparse` (`tf_multiemb.optimizers.AdamL2(l2=1e-6, sparse_updates=True)`, touched rows only),
+`xla` (`compile(jit_compile=True)`) and `bf16` (the `mixed_bfloat16` dtype policy). The default is the
+recommended setting, RECOMMENDED; `--baseline` adds `dense` (the plain Keras starting point) to every
+configuration and reports each setting's speedup over it.
+
+All settings of one configuration (with --vocab_sweep: of all vocabulary sizes of one embedding mode)
+are built side by side in one process and timed in alternating rounds of `--steps` train steps (after
+two compiled warm-up steps), so that load from other jobs on a shared machine hits them alike;
+examples/s is the median over `--repeats` rounds, speedups and step-time ratios are medians of
+per-round ratios.
 
 flops_per_example is counted from operand shapes: one forward pass on a single example runs with
 `keras.ops.einsum` and `keras.ops.matmul` wrapped, each contraction adds 2 x (product of the sizes
 of all its distinct indices), i.e. 2 x multiply-adds; the training step is taken as 3 x forward
 (backward ~ 2 x forward). Elementwise ops, the embedding gather, softmax, BatchNorm, the optimizer
 update and layers calling keras internals directly (the final Dense(1), 2 x 400 FLOPs) are not
-counted, so utilization is a lower bound.
+counted, so utilization (gflops_per_sec / peak_gflops, the best of a few float32 2048 x 2048
+matmuls through keras.ops, taken before and after the runs) is a lower bound on an idle machine;
+on a shared one, load that changes during the run can still push it past 100%.
 """
 
 import argparse
 import contextlib
 import json
+import statistics
 import time
 
 import keras
@@ -25,9 +38,14 @@ import numpy as np
 
 from bench.criteo_shape import CRITEO_VOCABULARY, criteo_like_field_dims
 from tf_multiemb import BACKBONES, build_model
+from tf_multiemb.optimizers import AdamL2
 
 SWEEP_SCALES = (1, 4, 10)
+VOCAB_SWEEP = (10_000, 100_000, CRITEO_VOCABULARY, 10_000_000)
 TRAINING_FLOPS_PER_FORWARD = 3
+BASELINE = "dense"
+RECOMMENDED = "sparse"
+SETTING_PARTS = {"dense", "sparse", "xla", "bf16"}
 
 
 def einsum_flops(subscripts, *operands):
@@ -70,18 +88,27 @@ def training_flops_per_example(model, num_fields):
     return TRAINING_FLOPS_PER_FORWARD * counter["flops"]
 
 
-def peak_gflops(size=4096, repeats=10):
-    """Measured float32 matmul throughput (GFLOP/s) through keras.ops on the default device."""
+def peak_gflops(size=2048, repeats=5, dtype="float32"):
+    """Matmul throughput (GFLOP/s) through keras.ops: the fastest of `repeats` single products,
+    so that other jobs on a loaded machine lower the peak as little as possible."""
     rng = np.random.default_rng(0)
-    a = keras.ops.convert_to_tensor(rng.normal(size=(size, size)).astype("float32"))
-    b = keras.ops.convert_to_tensor(rng.normal(size=(size, size)).astype("float32"))
-    keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
-    start = time.perf_counter()
-    product = a
+    a, b = (keras.ops.convert_to_tensor(rng.normal(size=(size, size)), dtype=dtype) for _ in range(2))
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, b)[:1, :1])
+    best = float("inf")
     for _ in range(repeats):
-        product = keras.ops.matmul(a, b)
-    keras.ops.convert_to_numpy(product[:1, :1])
-    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, b)[:1, :1])
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def parse_setting(text):
+    """'sparse+xla' -> {"sparse": True, "xla": True, "bf16": False}; exactly one of dense / sparse."""
+    parts = set(text.split("+"))
+    if not parts <= SETTING_PARTS or len(parts & {"dense", "sparse"}) != 1:
+        raise argparse.ArgumentTypeError(
+            f"setting {text!r}: join 'dense' or 'sparse' with optional 'xla', 'bf16' by '+'")
+    return {"sparse": "sparse" in parts, "xla": "xla" in parts, "bf16": "bf16" in parts}
 
 
 def synthetic_batches(field_dims, batch_size, num_batches=4, seed=0):
@@ -91,44 +118,94 @@ def synthetic_batches(field_dims, batch_size, num_batches=4, seed=0):
     return ids, labels
 
 
-def measure(name, embedding, scale, vocab, batch_size, steps, peak):
-    field_dims = criteo_like_field_dims(vocab)
-    keras.utils.set_random_seed(0)
-    model = build_model(name, field_dims, embedding=embedding, scale=scale)
-    flops = training_flops_per_example(model, len(field_dims))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    ids, labels = synthetic_batches(field_dims, batch_size)
-    num_batches = len(ids) // batch_size
+class Trial:
+    """One compiled model of a (configuration, setting) pair and its timed rounds."""
 
-    def run(num_steps):
-        for step in range(num_steps):
-            index = step % num_batches
-            loss = model.train_on_batch(ids[index * batch_size:(index + 1) * batch_size],
-                                        labels[index * batch_size:(index + 1) * batch_size])
+    def __init__(self, name, embedding, scale, vocab, batch_size, setting):
+        options = parse_setting(setting)
+        field_dims = criteo_like_field_dims(vocab)
+        keras.utils.set_random_seed(0)
+        keras.config.set_dtype_policy("mixed_bfloat16" if options["bf16"] else "float32")
+        try:
+            self.model = build_model(name, field_dims, embedding=embedding, scale=scale)
+            self.flops = training_flops_per_example(self.model, len(field_dims))
+        finally:
+            keras.config.set_dtype_policy("float32")
+        optimizer = (AdamL2(learning_rate=1e-3, l2=1e-6, sparse_updates=True) if options["sparse"]
+                     else keras.optimizers.Adam(1e-3))
+        self.model.compile(optimizer=optimizer, loss="binary_crossentropy", jit_compile=options["xla"])
+        self.ids, self.labels = synthetic_batches(field_dims, batch_size)
+        self.batch_size, self.seconds = batch_size, []
+        self.record = {"model": name, "embedding": embedding, "scale": scale, "vocab": vocab,
+                       "batch_size": batch_size, "setting": setting, "parameters": self.model.count_params()}
+        self.run(2)  # compiles the train step
+
+    def run(self, steps):
+        num_batches = len(self.ids) // self.batch_size
+        for step in range(steps):
+            rows = slice((step % num_batches) * self.batch_size, (step % num_batches + 1) * self.batch_size)
+            loss = self.model.train_on_batch(self.ids[rows], self.labels[rows])
         return float(loss)  # forces the last step to finish
 
-    run(2)  # compiles the train step
-    start = time.perf_counter()
-    run(steps)
-    seconds = time.perf_counter() - start
-    examples_per_sec = steps * batch_size / seconds
-    gflops_per_sec = examples_per_sec * flops / 1e9
-    return {
-        "model": name, "embedding": embedding, "scale": scale, "vocab": vocab, "batch_size": batch_size,
-        "steps": steps, "parameters": model.count_params(), "examples_per_sec": examples_per_sec,
-        "flops_per_example": flops, "gflops_per_sec": gflops_per_sec, "peak_gflops": peak,
-        "utilization": gflops_per_sec / peak,
-    }
+    def time_round(self, steps):
+        start = time.perf_counter()
+        self.run(steps)
+        self.seconds.append(time.perf_counter() - start)
+
+
+def median_ratio(numerators, denominators):
+    """Median over rounds of numerator / denominator: robust to load that changes between rounds."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators))
+
+
+def measure(configurations, settings, batch_size, steps, repeats, peak):
+    """Times every (configuration, setting) of a group in alternating rounds; one result dict each.
+
+    speedup_vs_baseline compares with the `dense` setting of the same configuration;
+    step_time_vs_first with the group's first configuration in the same setting (vocabulary scaling).
+    """
+    trials = [Trial(*configuration, batch_size, setting) for configuration in configurations for setting in settings]
+    for _ in range(repeats):
+        for trial in trials:
+            trial.time_round(steps)
+    results = []
+    for index, trial in enumerate(trials):
+        baseline = next((t for t in trials[index - index % len(settings):][:len(settings)]
+                         if t.record["setting"] == BASELINE), None)
+        first = trials[index % len(settings)]
+        examples_per_sec = steps * batch_size / statistics.median(trial.seconds)
+        gflops_per_sec = examples_per_sec * trial.flops / 1e9
+        results.append(trial.record | {
+            "steps": steps, "repeats": repeats, "step_seconds": [s / steps for s in trial.seconds],
+            "examples_per_sec": examples_per_sec, "flops_per_example": trial.flops,
+            "gflops_per_sec": gflops_per_sec, "peak_gflops": peak, "utilization": gflops_per_sec / peak,
+            "speedup_vs_baseline": median_ratio(baseline.seconds, trial.seconds) if baseline else None,
+            "step_time_vs_first": median_ratio(trial.seconds, first.seconds),
+        })
+    return results
 
 
 def markdown_table(rows):
-    lines = ["| model | embedding | scale | params | examples/s | MFLOP/example | GFLOP/s | utilization |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | embedding | scale | vocab | setting | params | examples/s | ms/step | MFLOP/example "
+             "| GFLOP/s | utilization | vs dense | step time vs first |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['embedding']} | {r['scale']}x | {r['parameters'] / 1e6:.1f}M | "
-                     f"{r['examples_per_sec']:,.0f} | {r['flops_per_example'] / 1e6:.2f} | "
-                     f"{r['gflops_per_sec']:.1f} | {100 * r['utilization']:.2f}% |")
+        speedup = "" if r["speedup_vs_baseline"] is None else f"{r['speedup_vs_baseline']:.2f}x"
+        lines.append(f"| {r['model']} | {r['embedding']} | {r['scale']}x | {r['vocab']:,} | {r['setting']} | "
+                     f"{r['parameters'] / 1e6:.1f}M | {r['examples_per_sec']:,.0f} | "
+                     f"{1e3 * r['batch_size'] / r['examples_per_sec']:.0f} | {r['flops_per_example'] / 1e6:.2f} | "
+                     f"{r['gflops_per_sec']:.1f} | {100 * r['utilization']:.1f}% | {speedup} | "
+                     f"{r['step_time_vs_first']:.2f} |")
     return "\n".join(lines)
+
+
+def set_threads(intra_op, inter_op):
+    """TensorFlow thread pools (0 keeps TensorFlow's default); must run before the first op."""
+    if keras.backend.backend() == "tensorflow" and (intra_op or inter_op):
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
 
 
 def main(argv=None):
@@ -138,23 +215,54 @@ def main(argv=None):
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--vocab", type=int, default=CRITEO_VOCABULARY, help="sum of the 39 field cardinalities")
     parser.add_argument("--batch_size", type=int, default=2048)
-    parser.add_argument("--steps", type=int, default=20, help="timed train steps (after 2 warm-up steps)")
+    parser.add_argument("--steps", type=int, default=5, help="train steps per timed round")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per setting (median reported)")
+    parser.add_argument("--settings", default=RECOMMENDED,
+                        help=f"comma-separated settings, e.g. dense,sparse,sparse+xla,sparse+bf16 (default {RECOMMENDED})")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time plain dense Adam without XLA and report every setting's speedup over it")
+    parser.add_argument("--intra_op_threads", type=int, default=0, help="TensorFlow intra-op threads (0: default)")
+    parser.add_argument("--inter_op_threads", type=int, default=0, help="TensorFlow inter-op threads (0: default)")
+    parser.add_argument("--vocabs", default=",".join(map(str, VOCAB_SWEEP)),
+                        help="comma-separated vocabulary sizes of --vocab_sweep")
     parser.add_argument("--json", help="write the results to this JSON file")
-    parser.add_argument("--sweep", action="store_true",
+    sweeps = parser.add_mutually_exclusive_group()
+    sweeps.add_argument("--sweep", action="store_true",
                         help=f"every model x {{single, multi}} x scales {SWEEP_SCALES} (ignores --model/--embedding/--scale)")
+    sweeps.add_argument("--vocab_sweep", action="store_true",
+                        help="--model at single and multi 10x for every --vocabs size (ignores --embedding/--scale/--vocab)")
     args = parser.parse_args(argv)
+    settings = args.settings.split(",")
+    for setting in settings:
+        parse_setting(setting)
+    if args.baseline and BASELINE not in settings:
+        settings.insert(0, BASELINE)
 
+    set_threads(args.intra_op_threads, args.inter_op_threads)
     peak = peak_gflops()
-    configurations = ([(m, e, s) for m in BACKBONES for e in ("single", "multi") for s in SWEEP_SCALES]
-                      if args.sweep else [(args.model, args.embedding, args.scale)])
+    # Each group is timed in interleaved rounds: a vocabulary sweep compares its sizes side by side.
+    if args.sweep:
+        groups = [[(m, e, s, args.vocab)] for m in BACKBONES for e in ("single", "multi") for s in SWEEP_SCALES]
+    elif args.vocab_sweep:
+        groups = [[(args.model, e, 10, int(v)) for v in args.vocabs.split(",")] for e in ("multi", "single")]
+    else:
+        groups = [[(args.model, args.embedding, args.scale, args.vocab)]]
     rows = []
-    for name, embedding, scale in configurations:
-        rows.append(measure(name, embedding, scale, args.vocab, args.batch_size, args.steps, peak))
+    for configurations in groups:
+        results = measure(configurations, settings, args.batch_size, args.steps, args.repeats, peak)
+        rows.extend(results)
         keras.backend.clear_session()
-        print(markdown_table(rows[-1:]).splitlines()[-1], flush=True)
+        print("\n".join(markdown_table(results).splitlines()[2:]), flush=True)
         if args.json:  # rewritten after every configuration so an interrupted sweep keeps its results
             with open(args.json, "w", encoding="utf-8") as output:
                 json.dump(rows, output, indent=2)
+    # Measured again at the end and the better kept: load from other jobs may have eased meanwhile.
+    peak = max(peak, peak_gflops())
+    for row in rows:
+        row.update(peak_gflops=peak, utilization=row["gflops_per_sec"] / peak)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as output:
+            json.dump(rows, output, indent=2)
     print(f"\npeak float32 matmul: {peak:,.0f} GFLOP/s ({keras.backend.backend()} backend)\n")
     print(markdown_table(rows))
 

@@ -4,27 +4,95 @@ The paper's protocol (Appendix C.2) trains with Adam, lr 1e-3 and weight decay 1
 parameters, where the decay is added to the gradient (g + wd * w) before the adaptive moments.
 Keras' own `weight_decay` argument is the decoupled AdamW form, which behaves differently on
 rarely-updated embedding rows, so this class adds the coupled form.
+
+`sparse_updates=True` is the "lazy" Adam of large-vocabulary recommenders: a gradient that arrives
+row-sparse (the TensorFlow backend passes the gradient of `keras.ops.take` on the embedding table as
+`tf.IndexedSlices`) updates only the rows the batch touched, and only their moments, so a step costs
+O(rows touched) instead of O(table). It differs from the paper's dense Adam on untouched rows only:
+dense Adam keeps moving them with their decaying first moment (m <- beta_1 m, w <- w - alpha m / ...)
+and shrinks them by the L2 term; lazy Adam leaves them, and their moments, exactly as they are until
+the row is next looked up. Rows touched in a step get the same update as dense Adam would give them
+when their moments are current (always true on the first step). Dense gradients are unaffected.
 """
 
 import keras
 from keras import ops
 
 
+def is_row_sparse(gradient):
+    """True for a gradient that lists rows (`tf.IndexedSlices`), detected without importing TensorFlow."""
+    return all(hasattr(gradient, name) for name in ("indices", "values", "dense_shape"))
+
+
+def sum_duplicate_rows(indices, values):
+    """(unique row ids, the summed gradient of each): duplicate lookups of a row add up, as in the dense gradient."""
+    rows, positions = ops.unique(indices, sorted=False, return_inverse=True)
+    return rows, ops.segment_sum(values, positions, num_segments=ops.shape(rows)[0])
+
+
+def gather_rows(variable, rows):
+    """variable[rows], gathered from the backend variable: on TensorFlow that is a sparse read
+    (ResourceGather). Once rows have been scattered into a TF resource variable, a dense read
+    copies the whole table, which would make the lazy step O(table) again."""
+    return ops.take(variable.value if isinstance(variable, keras.Variable) else variable, rows, axis=0)
+
+
 @keras.saving.register_keras_serializable(package="tf_multiemb")
 class AdamL2(keras.optimizers.Adam):
-    """`keras.optimizers.Adam` whose gradient is g + l2 * w (coupled L2 weight decay)."""
+    """`keras.optimizers.Adam` whose gradient is g + l2 * w (coupled L2 weight decay).
 
-    def __init__(self, l2=0.0, **kwargs):
+    Args:
+        l2: coupled L2 weight (the paper: 1e-6).
+        sparse_updates: update only the rows of a row-sparse gradient and their moments (lazy Adam;
+            see the module docstring for how it differs from dense Adam). False, the default, is the
+            paper's dense Adam, which densifies the embedding gradient and updates every row.
+        **kwargs: `keras.optimizers.Adam` arguments (amsgrad is not supported with sparse updates).
+    """
+
+    def __init__(self, l2=0.0, sparse_updates=False, **kwargs):
         super().__init__(**kwargs)
         self.l2 = float(l2)
+        self.sparse_updates = bool(sparse_updates)
+        if self.sparse_updates and self.amsgrad:
+            raise ValueError("sparse_updates does not support amsgrad")
 
     def update_step(self, gradient, variable, learning_rate):
+        if self.sparse_updates and is_row_sparse(gradient):
+            self._sparse_update_step(gradient, variable, learning_rate)
+            return
         if self.l2:
             gradient = ops.add(ops.convert_to_tensor(gradient),
                                ops.multiply(ops.cast(self.l2, variable.dtype), variable))
         super().update_step(gradient, variable, learning_rate)
 
+    def _sparse_update_step(self, gradient, variable, learning_rate):
+        """Adam (Kingma & Ba, Algorithm 1) on the touched rows only; writes back row slices."""
+        dtype = variable.dtype
+        rows, row_gradient = sum_duplicate_rows(gradient.indices, ops.cast(gradient.values, dtype))
+        step = ops.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
+        alpha = (ops.cast(learning_rate, dtype) * ops.sqrt(1 - ops.power(beta_2, step))
+                 / (1 - ops.power(beta_1, step)))
+        index = self._get_variable_index(variable)
+        momentum, velocity = self._momentums[index], self._velocities[index]
+
+        weights = gather_rows(variable, rows)
+        if self.l2:
+            row_gradient = row_gradient + ops.cast(self.l2, dtype) * weights
+        m = gather_rows(momentum, rows)
+        m = m + (row_gradient - m) * (1 - beta_1)
+        v = gather_rows(velocity, rows)
+        v = v + (ops.square(row_gradient) - v) * (1 - beta_2)
+        weights = weights - alpha * m / (ops.sqrt(v) + self.epsilon)
+
+        def row_slices(row_values):  # the gradient's own class (tf.IndexedSlices) scatters into the variable
+            return type(gradient)(row_values, rows, gradient.dense_shape)
+
+        self.assign(momentum, row_slices(m))
+        self.assign(velocity, row_slices(v))
+        self.assign(variable, row_slices(weights))
+
     def get_config(self):
         config = super().get_config()
-        config["l2"] = self.l2
+        config.update(l2=self.l2, sparse_updates=self.sparse_updates)
         return config

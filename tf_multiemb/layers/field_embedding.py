@@ -36,6 +36,7 @@ class FieldEmbedding(keras.layers.Layer):
             name="embeddings",
             shape=(self.vocabulary_size, self.num_sets * self.embedding_dim),
             initializer=self.embeddings_initializer,
+            autocast=False,  # cast the gathered rows, not the whole table, under mixed precision
         )
 
     def field_rows(self, field_index):
@@ -45,7 +46,9 @@ class FieldEmbedding(keras.layers.Layer):
 
     def call(self, ids):
         rows = ops.add(ops.cast(ids, "int32"), ops.convert_to_tensor(self._offsets, dtype="int32"))
-        vectors = ops.take(self.embeddings, rows, axis=0)  # (B, N, M*K)
+        # Gathering from the backend variable (`.value`) lets TensorFlow read only the looked-up rows
+        # (ResourceGather) instead of the whole table, which row-sparse optimizer updates make a copy.
+        vectors = ops.cast(ops.take(self.embeddings.value, rows, axis=0), self.compute_dtype)  # (B, N, M*K)
         vectors = ops.reshape(vectors, (-1, len(self.field_dims), self.num_sets, self.embedding_dim))
         return ops.transpose(vectors, (0, 2, 1, 3))
 
