@@ -18,6 +18,7 @@ class FitConfig:
     batch_size: int = 2048
     learning_rate: float = 1e-3
     weight_decay: float = 1e-6
+    sparse_embedding_updates: bool = False
     epochs: int = 30
     patience: int = 3
     steps_per_epoch: int = 0
@@ -40,6 +41,8 @@ HELP = {
     "batch_size": "Global batch size (split across replicas).",
     "learning_rate": "Adam learning rate.",
     "weight_decay": "Coupled L2 weight decay on all parameters (PyTorch Adam semantics).",
+    "sparse_embedding_updates": "Lazy Adam: update only the embedding rows a batch touches (faster on large "
+                                "vocabularies; untouched rows keep their moments and skip weight decay).",
     "epochs": "Maximum number of epochs.",
     "patience": "Early-stopping patience on validation AUC (best weights are restored).",
     "steps_per_epoch": "Train steps per epoch; 0 means one pass over the train split.",

@@ -110,7 +110,8 @@ def build_compiled_model(config, schema, num_replicas):
         embedding_dim=config.embedding_dim or None, hidden_units=hidden_units(config), dropout=config.dropout,
         synchronized_batch_norm=num_replicas > 1, **parse_interaction_args(config.interaction_arg))
     model.compile(
-        optimizer=AdamL2(learning_rate=config.learning_rate, l2=config.weight_decay),
+        optimizer=AdamL2(learning_rate=config.learning_rate, l2=config.weight_decay,
+                         sparse_updates=config.sparse_embedding_updates),
         loss="binary_crossentropy",
         metrics=[keras.metrics.AUC(num_thresholds=2000, name="auc"),
                  keras.metrics.BinaryCrossentropy(name="logloss")],
