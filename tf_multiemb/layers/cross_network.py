@@ -115,18 +115,17 @@ class CrossNetV2(keras.layers.Layer):
     def call(self, embeddings):
         num_sets = embeddings.shape[1]
         width = embeddings.shape[2] * embeddings.shape[3]
-        x0 = ops.reshape(embeddings, (-1, num_sets, width))
+        # Set-major (M, batch, NK): every layer is one batched matmul over the sets; a shared
+        # kernel (1, NK, NK) broadcasts over them.
+        x0 = ops.transpose(ops.reshape(embeddings, (-1, num_sets, width)), (1, 0, 2))
         x = x0
         for kernel, bias in zip(self.effective_kernels(), self.biases):
-            if self.shared_across_sets:
-                kernel = ops.broadcast_to(kernel, (num_sets, width, width))
-                bias = ops.broadcast_to(bias, (num_sets, width))
-            x = ops.add(ops.multiply(x0, ops.add(ops.einsum("bmd,mde->bme", x, kernel), bias)), x)
+            x = ops.add(ops.multiply(x0, ops.add(ops.matmul(x, kernel), ops.expand_dims(bias, 1))), x)
         if self.orthogonal_regularization > 0:
             self.add_loss(self.orthogonal_regularization * self.orthogonality_penalty())
         if self.set_variance_regularization > 0:
             self.add_loss(self.set_variance_regularization * self.set_variance_penalty())
-        return x
+        return ops.transpose(x, (1, 0, 2))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], input_shape[2] * input_shape[3])
