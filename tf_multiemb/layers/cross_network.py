@@ -19,7 +19,7 @@ class CrossNetV2(keras.layers.Layer):
 
     Input: embeddings (batch, M, N, K). Each set's N*K embedding vector is flattened to x_0 and
     crossed through `num_layers` layers with weights W_l^{(m)} in R^{NK x NK}; all sets are
-    computed in one einsum per layer. Output (batch, M, N*K), the "stacked" DCNv2 whose output
+    computed in one batched matmul per layer. Output (batch, M, N*K), the "stacked" DCNv2 whose output
     feeds the MLP, as in the paper's code (REFERENCE.md). With M = 1 each layer equals
     `keras_rs.layers.FeatureCross` with `diag_scale=0`.
 
