@@ -16,9 +16,8 @@ which a resumed run skips the batches already consumed, and dropout is reseeded 
 a resumed run ends with the same metrics as an uninterrupted one. A NaN/Inf loss stops training with an
 error; that epoch's validation metrics are withheld so the best checkpoint is kept.
 
-Multi-worker: with TF_CONFIG naming more than one task, MultiWorkerMirroredStrategy trains with
-file-based auto-sharding of the train split; the chief alone writes the run directory (other workers
-write to a temporary directory that is removed).
+Multi-worker training (TF_CONFIG naming several tasks) is refused before any work: Keras 3.15's
+TensorFlow trainer cannot fit under MultiWorkerMirroredStrategy (see `multi_worker_error`).
 """
 
 import csv
@@ -30,7 +29,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 from absl import app, flags
@@ -73,24 +71,26 @@ def validate(config):
     if config.batch_size < 1 or config.epochs < 1:
         raise ValueError("--batch_size and --epochs must be positive")
     parse_interaction_args(config.interaction_arg)
+    if cluster_size() > 1:
+        raise ValueError(multi_worker_error())
 
 
-def cluster_task():
-    """(number of tasks, is_chief) from TF_CONFIG; (1, True) without it."""
-    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-    cluster = config.get("cluster", {})
-    num_tasks = sum(len(addresses) for addresses in cluster.values())
-    task = config.get("task", {})
-    if "chief" in cluster:
-        return num_tasks, task.get("type") == "chief"
-    return max(num_tasks, 1), task.get("type", "worker") == "worker" and task.get("index", 0) == 0
+def cluster_size():
+    """Number of tasks TF_CONFIG names (1 without it)."""
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    return max(sum(len(addresses) for addresses in cluster.values()), 1)
+
+
+def multi_worker_error():
+    return ("TF_CONFIG names several tasks, but multi-worker training is not supported: Keras 3.15's TensorFlow "
+            "trainer cannot fit under MultiWorkerMirroredStrategy (it reduces the first PerReplica batch eagerly "
+            "and every scalar log with axis=0). Train on one machine (MirroredStrategy over its GPUs), or split a "
+            "scaling study across machines with `trainers.sweep --num_shards`.")
 
 
 def make_strategy(cpu_devices):
     import tensorflow as tf
 
-    if cluster_task()[0] > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
     if cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
@@ -165,15 +165,6 @@ def tensorboard_scalar_writer(run_dir):
         writer.flush()
 
     return write
-
-
-def without_sharding(dataset):
-    """Every worker evaluates the whole split (metrics agree on all workers)."""
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return dataset.with_options(options)
 
 
 def completed_epochs(backup_dir):
@@ -300,8 +291,7 @@ def train(config):
 
     started = time.time()
     strategy = make_strategy(config.cpu_devices)
-    is_chief = cluster_task()[1]
-    run_dir = config.output_dir if is_chief else tempfile.mkdtemp(prefix="tf_multiemb_worker_")
+    run_dir = config.output_dir
     os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -314,8 +304,8 @@ def train(config):
     steps_per_epoch = config.steps_per_epoch or math.ceil(schema["rows"]["train"] / config.batch_size)
     train_data = make_dataset(config.data_dir, "train", config.batch_size, shuffle=True, seed=config.seed)
     train_data = train_data.repeat().skip(resumed_epochs * steps_per_epoch)
-    val_data = without_sharding(make_dataset(config.data_dir, "val", config.batch_size))
-    test_data = without_sharding(make_dataset(config.data_dir, "test", config.batch_size))
+    val_data = make_dataset(config.data_dir, "val", config.batch_size)
+    test_data = make_dataset(config.data_dir, "test", config.batch_size)
     with strategy.scope():
         model = build_compiled_model(config, schema, strategy.num_replicas_in_sync)
 
@@ -354,8 +344,6 @@ def train(config):
     }
     with open(os.path.join(run_dir, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2)
-    if not is_chief:
-        shutil.rmtree(run_dir, ignore_errors=True)
     return results
 
 
