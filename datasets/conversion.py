@@ -1,13 +1,16 @@
 """Raw click log -> TFRecord shards of int ids + schema.json + vocabularies (DESIGN.md data flow).
 
-Two streaming passes over the input, never the whole file in memory, each parallel over byte ranges
-of the file (one worker process per core; gzip input is read by one worker):
-  1. parse every line, count raw values per field, count bad lines by reason;
-  2. parse again, map raw values to ids (min-count threshold -> OOV id 0), write each row to its split.
+Two streaming passes, never the whole file in memory, each parallel over byte ranges of the file
+(one worker process per core; gzip input is read by one worker):
+  1. parse every line, count raw values per field, count bad lines by reason, and spill the good rows
+     dictionary-encoded (per block and field: the distinct raw values and each row's index into them)
+     to the staging directory, about 0.4x the input size on disk;
+  2. read the spill, map raw values to ids (min-count threshold -> OOV id 0), write each row to its split.
 Blocks of lines are parsed by Arrow's CSV reader into string columns and validated with Arrow
 kernels; a block that fails any check is re-parsed line by line in Python, which reports each bad line
-with its number. Counting (value_counts), id lookup (index_in) and tf.Example encoding (a fixed byte
-layout filled by numpy, `ExampleLayout`) are vectorised, so Python touches each row once, to write it. The split is a seeded random
+with its number. Counting (dictionary_encode + bincount), id lookup (index_in), tf.Example encoding (a fixed byte layout
+filled by numpy, `ExampleLayout`) and TFRecord framing with checksums (`tfrecord_frames`) are vectorised:
+no Python loop runs per row, and the converter never imports TensorFlow. The split is a seeded random
 permutation of the good rows, 8:1:1 (paper Appendix C.2); row r of a split goes to shard r % shards, so
 the output is byte-identical for any number of workers. Output is written to a temporary sibling
 directory and renamed into place only when complete (atomic publish): an aborted conversion never leaves
@@ -19,6 +22,7 @@ import gzip
 import itertools
 import multiprocessing
 import os
+import pickle
 import shutil
 import time
 
@@ -29,6 +33,7 @@ import pyarrow.csv as pa_csv
 from tqdm import tqdm
 
 from datasets.schema import SPLITS, write_schema
+from datasets.tfrecord_frames import framed
 from datasets.tokens import MISSING_TOKEN, OOV_ID
 
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -267,11 +272,10 @@ def count_lines(data):
     return data.count(b"\n") + (not data.endswith(b"\n"))
 
 
-def build_vocabulary(counter, min_count):
-    """Tokens seen at least `min_count` times, most frequent first (ties by token)."""
-    kept = [(token, count) for token, count in counter.items() if count >= min_count]
-    kept.sort(key=lambda item: (-item[1], item[0]))
-    return [token for token, _ in kept]
+def build_vocabulary(token_counts, min_count):
+    """Tokens of a (value, count) table seen at least `min_count` times, most frequent first (ties by token)."""
+    kept = token_counts.filter(pc.greater_equal(token_counts["count"], min_count))
+    return kept.sort_by([("count", "descending"), ("value", "ascending")])["value"].to_pylist()
 
 
 def split_assignment(num_rows, seed):
@@ -351,31 +355,36 @@ def example_bytes(ids, label):
 
 
 class ValueCounter:
-    """Counts of the values of one string column, accumulated in Arrow (value_counts, then group_by)."""
+    """Counts of the values of one string column, accumulated in Arrow (per-block counts, then group_by)."""
 
     def __init__(self):
         self.parts = []
         self.pending = 0
         self.distinct = 0
 
-    def add(self, column):
-        counts = pc.value_counts(column)
-        self.parts.append(pa.table({"value": counts.field(0), "count": counts.field(1)}))
-        self.pending += len(counts)
+    def add(self, values, counts):
+        """Adds one block's distinct `values` (Arrow strings) and their `counts`."""
+        self.parts.append(pa.table({"value": values, "count": counts}))
+        self.pending += len(values)
         if self.pending > max(1 << 20, 2 * self.distinct):
             self.compact()
 
     def compact(self):
         if len(self.parts) > 1:
-            merged = pa.concat_tables(self.parts).group_by("value").aggregate([("count", "sum")])
-            self.parts = [merged.rename_columns(["value", "count"])]
+            self.parts = [merged_counts(self.parts)]
         self.distinct = self.pending = len(self.parts[0]) if self.parts else 0
 
-    def as_dict(self):
+    def table(self):
+        """The counts so far as one Arrow table (value, count), each value once."""
         self.compact()
-        if not self.parts:
-            return {}
-        return dict(zip(self.parts[0]["value"].to_pylist(), self.parts[0]["count"].to_pylist()))
+        return self.parts[0] if self.parts else pa.table({"value": pa.array([], pa.string()),
+                                                           "count": pa.array([], pa.int64())})
+
+
+def merged_counts(tables):
+    """One (value, count) table from several, counts of equal values summed."""
+    merged = pa.concat_tables(tables).group_by("value").aggregate([("count", "sum")])
+    return merged.rename_columns(["value", "count"])
 
 
 _JOB = {}  # state handed to forked workers (set before the pool starts, read-only there)
@@ -395,132 +404,173 @@ def numbered_blocks(path, start, end):
         line += count_lines(data)
 
 
+def column_ids(values, lookup):
+    """int64 ids of an Arrow string array (unknown raw values -> OOV_ID); lookup from `raw_lookup`."""
+    keys, ids_of = lookup
+    return ids_of[pc.index_in(values, value_set=keys).fill_null(len(keys)).to_numpy()]
+
+
 def block_ids(columns, lookups):
-    """(rows, fields) int64 ids of a block's Arrow columns (unknown raw values -> OOV_ID)."""
-    return np.stack([ids_of[pc.index_in(column, value_set=keys).fill_null(len(keys)).to_numpy()]
-                     for (keys, ids_of), column in zip(lookups, columns)], axis=1)
+    """(rows, fields) int64 ids of a block's Arrow columns."""
+    return np.stack([column_ids(column, lookup) for column, lookup in zip(columns, lookups)], axis=1)
 
 
-def _blocks(start, end):
-    return numbered_blocks(_JOB["path"], start, end)
+def dictionary_encoded(column):
+    """(distinct values, their counts, each row's index into them): one hash pass serves count and lookup."""
+    encoded = pc.dictionary_encode(column)
+    indices = encoded.indices.to_numpy()
+    counts = np.bincount(indices, minlength=len(encoded.dictionary))
+    return encoded.dictionary, counts, indices.astype(np.min_scalar_type(max(len(encoded.dictionary) - 1, 0)))
+
+
+def spill_path(index):
+    return os.path.join(_JOB["spill_dir"], f"range{index:05d}.pickle")
 
 
 def _count_range(task):
-    """Pass 1 over one byte range: raw-value counts per field, bad-row report, lines and good rows."""
-    start, end = task
+    """Pass 1 over one byte range: raw-value counts per field, bad-row report, lines and good rows.
+
+    With a spill directory, every block's good rows are also saved dictionary-encoded (labels, and per
+    field the distinct raw values and each row's index into them), so pass 2 never parses the input again.
+    """
+    index, (start, end) = task
     raw_format = _JOB["format"]
     counters = [ValueCounter() for _ in raw_format.fields]
     bad_rows = BadRowReport()
     valid_numbers = [set() for _ in raw_format.fields]
     lines, good = 0, 0
-    for line, at_start, data in _blocks(start, end):
-        labels, columns = raw_format.arrow_block(data, line, bad_rows, valid_numbers, at_start)
-        for counter, column in zip(counters, columns):
-            counter.add(column)
-        good += len(labels)
-        lines = line - 1 + count_lines(data)
-        _tick(len(data), len(labels))
-    return [counter.as_dict() for counter in counters], bad_rows, lines, good
+    spill = open(spill_path(index), "wb") if _JOB.get("spill_dir") else None
+    try:
+        for line, at_start, data in numbered_blocks(_JOB["path"], start, end):
+            labels, columns = raw_format.arrow_block(data, line, bad_rows, valid_numbers, at_start)
+            encoded = [dictionary_encoded(column) for column in columns]
+            for counter, (values, counts, _) in zip(counters, encoded):
+                counter.add(values, counts)
+            if spill and len(labels):
+                pickle.dump((labels.astype(np.int8), [(values, rows) for values, _, rows in encoded]), spill,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            good += len(labels)
+            lines = line - 1 + count_lines(data)
+            _tick(len(data), len(labels))
+    finally:
+        if spill:
+            spill.close()
+    return [counter.table() for counter in counters], bad_rows, lines, good
+
+
+def spilled_blocks(index):
+    """(labels, encoded columns) of each block pass 1 spilled for byte range `index`."""
+    with open(spill_path(index), "rb") as handle:
+        while handle.peek(1):
+            yield pickle.load(handle)
 
 
 def _write_range(task):
-    """Pass 2 over one byte range: writes its rows to per-range part files of every shard."""
-    import tensorflow as tf  # already imported by the parent; only the workers write
-
-    index, (start, end), row, split_positions = task
-    raw_format, lookups, widths, layout = _JOB["format"], _JOB["lookups"], _JOB["widths"], _JOB["layout"]
+    """Pass 2 over one byte range's spill: writes its rows to per-range part files of every shard."""
+    index, row, split_positions = task
+    lookups, widths, layout = _JOB["lookups"], _JOB["widths"], _JOB["layout"]
     shard_counts = [len(names) for names in _JOB["shard_names"]]
-    writers = [tf.io.TFRecordWriter(os.path.join(_JOB["staging"], f"{name}.part{index:05d}"))
-               for names in _JOB["shard_names"] for name in names]
-    first_writer = np.cumsum([0] + shard_counts[:-1])
-    valid_numbers = [set() for _ in raw_format.fields]
+    files = [open(os.path.join(_JOB["staging"], f"{name}.part{index:05d}"), "wb")
+             for names in _JOB["shard_names"] for name in names]
+    first_file = np.cumsum([0] + shard_counts[:-1])
     positions = np.asarray(split_positions, dtype=np.int64)
     try:
-        for line, at_start, data in _blocks(start, end):
-            labels, columns = raw_format.arrow_block(data, line, BadRowReport(), valid_numbers, at_start)
-            if not len(labels):
-                continue
-            ids = block_ids(columns, lookups)
+        for labels, encoded in spilled_blocks(index):
+            ids = np.stack([column_ids(values, lookup)[rows] for (values, rows), lookup in zip(encoded, lookups)],
+                           axis=1)
             splits = _JOB["assignment"][row:row + len(labels)].astype(np.int64)
             row += len(labels)
             target = np.empty(len(labels), dtype=np.int64)
             for split, count in enumerate(shard_counts):
                 mask = splits == split
-                target[mask] = first_writer[split] + (positions[split] + np.arange(mask.sum())) % count
+                target[mask] = first_file[split] + (positions[split] + np.arange(mask.sum())) % count
                 positions[split] += mask.sum()
-            buffer = layout.records(ids, labels, widths).tobytes()
-            size = len(buffer) // len(labels)
-            write = [writer.write for writer in writers]
-            for writer_index, offset in zip(target.tolist(), range(0, len(buffer), size)):
-                write[writer_index](buffer[offset:offset + size])
-            _tick(len(data), len(labels))
+            frames = framed(layout.records(ids, labels, widths))
+            order = np.argsort(target, kind="stable")
+            bounds = np.cumsum(np.bincount(target, minlength=len(files)))
+            for handle, first, last in zip(files, np.concatenate([[0], bounds[:-1]]), bounds):
+                handle.write(frames[order[first:last]].tobytes())
+            _tick(0, len(labels))
     finally:
-        for writer in writers:
-            writer.close()
+        for handle in files:
+            handle.close()
+    os.remove(spill_path(index))
 
 
-def run_parallel(function, tasks, total_bytes, description, workers):
-    """function(task) for every task in a pool of forked workers, with a progress bar (bytes, rows/s, ETA)."""
+def run_parallel(function, tasks, total, description, workers, unit="bytes"):
+    """function(task) for every task in a pool of forked workers, with a progress bar over `total` input
+    bytes or rows (`unit`), showing rows/s and the ETA."""
     context = multiprocessing.get_context("fork")
     _JOB["bytes"], _JOB["rows"] = context.Value("q", 0), context.Value("q", 0)
     started = time.time()
     with context.Pool(max(1, min(workers, len(tasks)))) as pool, tqdm(
-            total=total_bytes, desc=description, unit="B", unit_scale=True, mininterval=1) as bar:
+            total=total, desc=description, unit="B" if unit == "bytes" else " rows", unit_scale=True,
+            mininterval=1) as bar:
         result = pool.map_async(function, tasks, chunksize=1)
         while not result.ready():
             result.wait(0.2)
             rows = _JOB["rows"].value
-            bar.update(_JOB["bytes"].value - bar.n)
+            bar.update(_JOB[unit].value - bar.n)
             bar.set_postfix_str(f"{rows:,} rows, {rows / max(time.time() - started, 1e-9):,.0f} rows/s", refresh=False)
         return result.get()
 
 
 def token_counts(kind, raw_counts):
-    """Raw-value counts -> token counts (tokens.numeric_token / categorical_token)."""
-    from datasets.tokens import categorical_token, numeric_token
-
-    if kind == "numeric":
-        counts = collections.Counter()
-        for raw, count in raw_counts.items():
-            counts[numeric_token(raw)] += count
-        return counts
-    counts = collections.Counter(raw_counts)
-    missing = counts.pop("", 0)
-    if missing:
-        counts[categorical_token("")] += missing
-    return counts
-
-
-def raw_lookup(kind, raw_values, ids):
-    """(Arrow array of raw values, their ids + a trailing OOV_ID): what index_in + take need in pass 2."""
+    """(raw value, count) table -> (token, count) table (tokens.numeric_token / categorical_token)."""
     from datasets.tokens import numeric_token
 
     if kind == "numeric":
-        keys = list(raw_values)
-        values = [ids.get(numeric_token(raw), OOV_ID) for raw in keys]
+        tokens = pa.array([numeric_token(raw) for raw in raw_counts["value"].to_pylist()], pa.string())
     else:
-        keys, values = list(ids), list(ids.values())
-        if MISSING_TOKEN in ids:
-            keys.append("")
-            values.append(ids[MISSING_TOKEN])
-    return pa.array(keys, pa.string()), np.asarray(values + [OOV_ID], dtype=np.int64)
+        tokens = pc.if_else(pc.equal(raw_counts["value"], ""), MISSING_TOKEN, raw_counts["value"])
+    return merged_counts([pa.table({"value": tokens, "count": raw_counts["count"]})])
 
 
-def count_pass(raw_format, input_path, workers):
-    """Pass 1: (raw counts per field, bad-row report, byte ranges, lines and good rows per range)."""
+def raw_lookup(kind, raw_counts, vocabulary):
+    """(Arrow array of raw values, their ids + a trailing OOV_ID): what index_in + take need in pass 2.
+
+    Token i of the vocabulary has id i + 1 (OOV_ID is 0).
+    """
+    from datasets.tokens import numeric_token
+
+    if kind == "numeric":
+        ids = {token: index + 1 for index, token in enumerate(vocabulary)}
+        keys = raw_counts["value"]
+        values = [ids.get(numeric_token(raw), OOV_ID) for raw in keys.to_pylist()]
+    else:
+        keys, values = pa.array(vocabulary, pa.string()), list(range(1, len(vocabulary) + 1))
+        if MISSING_TOKEN in vocabulary:
+            keys = pa.concat_arrays([keys, pa.array([""], pa.string())])
+            values.append(vocabulary.index(MISSING_TOKEN) + 1)
+    return keys, np.asarray(values + [OOV_ID], dtype=np.int64)
+
+
+def count_pass(raw_format, input_path, workers, spill_dir=None):
+    """Pass 1: (raw-value count table per field, bad-row report, byte ranges, lines and good rows per range).
+
+    With `spill_dir`, each range's good rows are also spilled there for pass 2 (`_count_range`).
+    """
     ranges = byte_ranges(input_path, workers)
-    _JOB.update(format=raw_format, path=input_path)
+    _JOB.update(format=raw_format, path=input_path, spill_dir=spill_dir)
     total = os.path.getsize(input_path) if ranges[0][1] is not None else None
-    results = run_parallel(_count_range, ranges, total, "pass 1/2 counting", workers)
-    counters, bad_rows = [collections.Counter(counts) for counts in results[0][0]], BadRowReport()
-    line_offset = 0
-    for index, (range_counts, range_bad, lines, _) in enumerate(results):
-        if index:
-            for counter, other in zip(counters, range_counts):
-                counter.update(other)
+    results = run_parallel(_count_range, list(enumerate(ranges)), total, "pass 1/2 counting", workers)
+    counts = [merged_counts(tables) for tables in zip(*(result[0] for result in results))]
+    bad_rows, line_offset = BadRowReport(), 0
+    for _, range_bad, lines, _ in results:
         bad_rows.merge(range_bad, line_offset)
         line_offset += lines
-    return counters, bad_rows, ranges, [r[2] for r in results], [r[3] for r in results]
+    return counts, bad_rows, ranges, [r[2] for r in results], [r[3] for r in results]
+
+
+def check_error_budget(raw_format, input_path, num_rows, total_lines, bad_rows, max_bad_fraction):
+    """Raises ConversionError when pass 1 found no good row or more bad lines than the budget allows."""
+    if num_rows == 0:
+        raise ConversionError(f"{input_path} has no valid {raw_format.name} rows. " + bad_rows.describe())
+    if bad_rows.total / total_lines > max_bad_fraction:
+        raise ConversionError(
+            f"{input_path}: {bad_rows.total} of {total_lines} lines are malformed, more than "
+            f"--max_bad_fraction={max_bad_fraction}; nothing was written. Is this a {raw_format.name} file? "
+            + bad_rows.describe())
 
 
 def check_input(path):
@@ -563,10 +613,10 @@ def publish(staging, output_dir):
 def vocabularies_and_lookups(raw_format, counters, min_count):
     """Per field: the vocabulary (ids 1..n) and the raw-value lookup of pass 2."""
     vocabularies, lookups = [], []
-    for (_, kind), counter in zip(raw_format.fields, counters):
-        vocabulary = build_vocabulary(token_counts(kind, counter), min_count)
+    for (_, kind), raw_counts in zip(raw_format.fields, counters):
+        vocabulary = build_vocabulary(token_counts(kind, raw_counts), min_count)
         vocabularies.append(vocabulary)
-        lookups.append(raw_lookup(kind, counter, {token: index + 1 for index, token in enumerate(vocabulary)}))
+        lookups.append(raw_lookup(kind, raw_counts, vocabulary))
     return vocabularies, lookups
 
 
@@ -577,32 +627,25 @@ def convert(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.00
     check_output(output_dir, overwrite)
     workers = workers or os.cpu_count() or 1
     started = time.time()
-    counters, bad_rows, ranges, lines, good = count_pass(raw_format, input_path, workers)
-    num_rows, total_lines = sum(good), sum(lines)
-    if num_rows == 0:
-        raise ConversionError(f"{input_path} has no valid {raw_format.name} rows. " + bad_rows.describe())
-    if bad_rows.total / total_lines > max_bad_fraction:
-        raise ConversionError(
-            f"{input_path}: {bad_rows.total} of {total_lines} lines are malformed, more than "
-            f"--max_bad_fraction={max_bad_fraction}; nothing was written. Is this a {raw_format.name} file? "
-            + bad_rows.describe())
-    vocabularies, lookups = vocabularies_and_lookups(raw_format, counters, min_count)
-    del counters
-    assignment = split_assignment(num_rows, seed)
-    shard_counts = {"train": train_shards, "val": max(1, train_shards // 8), "test": max(1, train_shards // 8)}
-    shard_names = {split: [f"{split}-{i:05d}-of-{n:05d}.tfrecord" for i in range(n)]
-                   for split, n in shard_counts.items()}
     staging = prepare_staging(output_dir)
     try:
+        counters, bad_rows, ranges, lines, good = count_pass(raw_format, input_path, workers, staging)
+        num_rows, total_lines = sum(good), sum(lines)
+        check_error_budget(raw_format, input_path, num_rows, total_lines, bad_rows, max_bad_fraction)
+        vocabularies, lookups = vocabularies_and_lookups(raw_format, counters, min_count)
+        del counters
+        assignment = split_assignment(num_rows, seed)
+        shard_counts = {"train": train_shards, "val": max(1, train_shards // 8), "test": max(1, train_shards // 8)}
+        shard_names = {split: [f"{split}-{i:05d}-of-{n:05d}.tfrecord" for i in range(n)]
+                       for split, n in shard_counts.items()}
         row_offsets = np.cumsum([0] + good[:-1])
-        tasks = [(index, byte_range, int(offset), np.bincount(assignment[:offset], minlength=3).tolist())
-                 for index, (byte_range, offset) in enumerate(zip(ranges, row_offsets))]
+        tasks = [(index, int(offset), np.bincount(assignment[:offset], minlength=3).tolist())
+                 for index, offset in enumerate(row_offsets)]
         _JOB.update(lookups=lookups, assignment=assignment, staging=staging,
                     shard_names=[shard_names[split] for split in SPLITS],
                     widths=[varint_width(len(vocabulary)) for vocabulary in vocabularies],
                     layout=ExampleLayout(5 * len(raw_format.fields)))
-        total = os.path.getsize(input_path) if ranges[0][1] is not None else None
-        run_parallel(_write_range, tasks, total, "pass 2/2 writing", workers)
+        run_parallel(_write_range, tasks, num_rows, "pass 2/2 writing", workers, unit="rows")
         for names in shard_names.values():
             for name in names:
                 join_parts(staging, name, len(tasks))

@@ -3,8 +3,9 @@
     tfds build datasets/tfds_builders.py --manual_dir=~/Downloads   # or builder.download_and_prepare(...)
 
 Same preprocessing and split as the direct converter (datasets.conversion): tokens, min-count -> OOV,
-seeded 8:1:1 permutation of the good rows; bad lines are skipped (no error budget here: run the
-direct converter to see them). Features: `ids` (int64, one per field) and `label`; the field names and
+seeded 8:1:1 permutation of the good rows, and the same error budget: more bad lines than
+`max_bad_fraction` (a builder argument, default 0.001, e.g. `tfds.load(..., builder_kwargs=
+{"max_bad_fraction": 0.01})`) stops the build with the bad lines listed; fewer are skipped. Features: `ids` (int64, one per field) and `label`; the field names and
 cardinalities D_i are in `info.metadata`. For data that does not fit one machine, see the Beam note in
 the README: this builder is the GeneratorBasedBuilder form of the same two passes.
 """
@@ -15,8 +16,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from datasets import avazu, criteo
-from datasets.conversion import (SPLIT_FRACTIONS, ConversionError, count_pass, numbered_blocks, block_ids,
-                                 split_assignment, vocabularies_and_lookups)
+from datasets.conversion import (SPLIT_FRACTIONS, ConversionError, block_ids, check_error_budget, count_pass,
+                                 numbered_blocks, split_assignment, vocabularies_and_lookups)
 from datasets.schema import SPLITS
 
 
@@ -27,6 +28,10 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder):
     FILE_NAMES = ()
     MIN_COUNT = 10
     SEED = 0
+
+    def __init__(self, *, max_bad_fraction=0.001, **kwargs):
+        self.max_bad_fraction = max_bad_fraction
+        super().__init__(**kwargs)
 
     def raw_format(self, path):
         raise NotImplementedError
@@ -49,7 +54,8 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder):
                                   + self.MANUAL_DOWNLOAD_INSTRUCTIONS)
         path = found[0]
         raw_format = self.raw_format(path)
-        counters, _, _, _, good = count_pass(raw_format, path, os.cpu_count() or 1)
+        counters, bad_rows, _, lines, good = count_pass(raw_format, path, os.cpu_count() or 1)
+        check_error_budget(raw_format, path, sum(good), sum(lines), bad_rows, self.max_bad_fraction)
         vocabularies, lookups = vocabularies_and_lookups(raw_format, counters, self.MIN_COUNT)
         assignment = split_assignment(sum(good), self.SEED)
         self.info.metadata.update({

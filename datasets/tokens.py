@@ -9,8 +9,6 @@ on real rows.
 
 import math
 
-import tensorflow as tf
-
 MISSING_TOKEN = "NULL"
 OOV_ID = 0  # every field's id 0; vocabulary tokens take ids 1..len(vocabulary)
 
@@ -31,6 +29,8 @@ def categorical_token(raw):
 
 def numeric_tokens_tf(values, present):
     """numeric_token over an int64 tensor; `present` is False where the value is missing."""
+    import tensorflow as tf  # imported here so that the converter does not load TensorFlow
+
     as_float = tf.cast(values, tf.float64)
     bucket = tf.where(values > 2,
                       tf.cast(tf.floor(tf.square(tf.math.log(tf.maximum(as_float, 1.0)))), tf.int64),
@@ -39,4 +39,6 @@ def numeric_tokens_tf(values, present):
 
 
 def categorical_tokens_tf(values):
+    import tensorflow as tf
+
     return tf.where(tf.equal(values, ""), MISSING_TOKEN, values)

@@ -49,3 +49,18 @@ def test_avazu_builder_and_missing_file(tmp_path):
     assert sum(builder.info.splits[s].num_examples for s in ("train", "val", "test")) == 9999
     assert len(builder.info.metadata["cardinalities"]) == 22
     assert np.all(np.array(rows(builder, "val")[0][0]) >= 0)
+
+
+def test_criteo_builder_enforces_the_error_budget(tmp_path):
+    lines = open(shared_data_file("criteo/train-10k.txt"), encoding="utf-8").read().splitlines(keepends=True)
+    broken = set(range(5, len(lines), 50))  # 2% of the lines lose their last column
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    with open(manual / "train.txt", "w", encoding="utf-8") as handle:
+        handle.writelines(line.rsplit("\t", 1)[0] + "\n" if index in broken else line
+                          for index, line in enumerate(lines))
+    with pytest.raises(Exception, match=f"{len(broken)} of {len(lines)} lines are malformed"):
+        build(CriteoClicks, manual, tmp_path / "strict")
+    builder = CriteoClicks(data_dir=str(tmp_path / "lenient"), max_bad_fraction=0.05)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+    assert sum(builder.info.splits[s].num_examples for s in ("train", "val", "test")) == len(lines) - len(broken)
