@@ -18,6 +18,7 @@ a directory that looks finished.
 """
 
 import collections
+import ctypes
 import gzip
 import itertools
 import multiprocessing
@@ -366,7 +367,7 @@ class ValueCounter:
         """Adds one block's distinct `values` (Arrow strings) and their `counts`."""
         self.parts.append(pa.table({"value": values, "count": counts}))
         self.pending += len(values)
-        if self.pending > max(1 << 20, 2 * self.distinct):
+        if self.pending > max(1 << 18, self.distinct):
             self.compact()
 
     def compact(self):
@@ -385,6 +386,27 @@ def merged_counts(tables):
     """One (value, count) table from several, counts of equal values summed."""
     merged = pa.concat_tables(tables).group_by("value").aggregate([("count", "sum")])
     return merged.rename_columns(["value", "count"])
+
+
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to trim
+        return None
+
+
+LIBC = _libc()
+
+
+def return_freed_memory():
+    """Hands memory freed by the last block back to the OS (Arrow's pool, then glibc's heap).
+
+    Without this a worker's RSS creeps up with every block although little stays allocated: the
+    allocators keep freed pages for reuse, fragmented.
+    """
+    pa.default_memory_pool().release_unused()
+    if LIBC is not None:
+        LIBC.malloc_trim(0)
 
 
 _JOB = {}  # state handed to forked workers (set before the pool starts, read-only there)
@@ -452,6 +474,7 @@ def _count_range(task):
             good += len(labels)
             lines = line - 1 + count_lines(data)
             _tick(len(data), len(labels))
+            return_freed_memory()
     finally:
         if spill:
             spill.close()
@@ -491,6 +514,7 @@ def _write_range(task):
             for handle, first, last in zip(files, np.concatenate([[0], bounds[:-1]]), bounds):
                 handle.write(frames[order[first:last]].tobytes())
             _tick(0, len(labels))
+            return_freed_memory()
     finally:
         for handle in files:
             handle.close()
