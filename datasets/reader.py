@@ -21,8 +21,12 @@ def parse_batch(serialized, num_fields):
     return tf.cast(features["ids"], tf.int32), tf.cast(features["label"], tf.float32)
 
 
-def make_dataset(data_dir, split, batch_size, shuffle=False, seed=None, drop_remainder=False):
-    """Batches of one split ("train", "val" or "test") of a converted data set."""
+def make_dataset(data_dir, split, batch_size, shuffle=False, seed=None, drop_remainder=False, shard_by_file=True):
+    """Batches of one split ("train", "val" or "test") of a converted data set.
+
+    Under a multi-worker strategy each worker reads its own shard files (`shard_by_file`), or, for a
+    split with fewer files than workers, every worker reads all files and keeps its own batches.
+    """
     schema = load_schema(data_dir)
     files = [os.path.join(data_dir, name) for name in schema["shards"][split]]
     num_fields = len(schema["fields"])
@@ -38,5 +42,6 @@ def make_dataset(data_dir, split, batch_size, shuffle=False, seed=None, drop_rem
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()
     options.deterministic = seed is not None or not shuffle
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.FILE
+    policy = tf.data.experimental.AutoShardPolicy
+    options.experimental_distribute.auto_shard_policy = policy.FILE if shard_by_file else policy.DATA
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
