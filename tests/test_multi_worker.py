@@ -130,11 +130,16 @@ def test_without_tf_config_this_process_is_the_chief(monkeypatch):
     assert worker_run_dir("runs/a") == "runs/a"
 
 
-def test_cpu_devices_is_refused_with_a_multi_worker_tf_config(criteo_10k_dir, monkeypatch):
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker",
-                                                                                                "index": 0}}))
-    with pytest.raises(ValueError, match="--cpu_devices"):
-        validate(FitConfig(data_dir=criteo_10k_dir, output_dir="runs/a", cpu_devices=2))
+@pytest.mark.parametrize("workers, cpu_devices, message", [
+    (2, 2, "--cpu_devices splits one machine's CPU"),
+    (9, 0, "TF_CONFIG names 9 workers, more than the train split's shard files"),  # the sample has 8
+])
+def test_flags_that_cannot_run_on_several_workers_are_refused(workers, cpu_devices, message, criteo_10k_dir,
+                                                              monkeypatch):
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in range(1, workers + 1)]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    with pytest.raises(ValueError, match=message):
+        validate(FitConfig(data_dir=criteo_10k_dir, output_dir="runs/a", cpu_devices=cpu_devices))
 
 
 def test_a_single_task_tf_config_still_trains(criteo_10k_dir, tmp_path):

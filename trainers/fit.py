@@ -62,7 +62,7 @@ def config_from_flags():
 
 def validate(config):
     """Fails fast, before any work, on arguments that cannot run."""
-    from datasets.schema import SCHEMA_FILE
+    from datasets.schema import SCHEMA_FILE, load_schema
     from tf_multiemb.models.registry import check_model_arguments
 
     check_model_arguments(config.model, config.embedding, config.scale)
@@ -74,8 +74,11 @@ def validate(config):
     if config.batch_size < 1 or config.epochs < 1:
         raise ValueError("--batch_size and --epochs must be positive")
     parse_interaction_args(config.interaction_arg)
-    if config.cpu_devices > 1 and cluster_size() > 1:
+    if cluster_size() > 1 and config.cpu_devices > 1:
         raise ValueError("--cpu_devices splits one machine's CPU; it does not apply to a multi-worker TF_CONFIG")
+    if cluster_size() > len(load_schema(config.data_dir)["shards"]["train"]):
+        raise ValueError(f"TF_CONFIG names {cluster_size()} workers, more than the train split's shard files: "
+                         "every worker reads its own; convert the data with more (--train_shards)")
 
 
 def tf_config():
@@ -317,6 +320,29 @@ def training_callbacks(config, run_dir, schema, resumed_epochs):
     }
 
 
+def train_stream(config, strategy, skipped_steps):
+    """The train batches: one seeded, repeated stream, after the steps a resumed run has done.
+
+    Under a multi-worker TF_CONFIG each worker reads its own shard files (every n-th) in per-replica batches,
+    so the skip is exact (tf.data's auto-sharding would split every global batch between steps).
+    """
+    from datasets.reader import make_dataset
+
+    def stream(batch_size, files_shard=(0, 1), batches_per_step=1):
+        data = make_dataset(config.data_dir, "train", batch_size, shuffle=True, seed=config.seed,
+                            files_shard=files_shard)
+        return data.repeat().skip(skipped_steps * batches_per_step)
+
+    def worker_stream(context):
+        workers = context.num_input_pipelines
+        return stream(context.get_per_replica_batch_size(config.batch_size), (context.input_pipeline_id, workers),
+                      context.num_replicas_in_sync // workers)
+
+    if cluster_size() == 1:
+        return stream(config.batch_size)
+    return strategy.distribute_datasets_from_function(worker_stream)
+
+
 def evaluate(model, dataset):
     """Exact test AUC and logloss of the model's predictions over a whole split."""
     import numpy as np
@@ -354,9 +380,8 @@ def train(config):
 
     resumed_epochs = completed_epochs(os.path.join(run_dir, "backup"))
     steps_per_epoch = config.steps_per_epoch or math.ceil(schema["rows"]["train"] / config.batch_size)
-    train_data = make_dataset(config.data_dir, "train", config.batch_size, shuffle=True, seed=config.seed)
-    train_data = train_data.repeat().skip(resumed_epochs * steps_per_epoch)
-    val_data = make_dataset(config.data_dir, "val", config.batch_size, shard_by_file=False)
+    train_data = train_stream(config, strategy, resumed_epochs * steps_per_epoch)
+    val_data = make_dataset(config.data_dir, "val", config.batch_size)
     test_data = make_dataset(config.data_dir, "test", config.batch_size)
     with strategy.scope():
         model = build_compiled_model(config, schema, strategy.num_replicas_in_sync)
