@@ -17,10 +17,10 @@ a resumed run ends with the same metrics as an uninterrupted one. A NaN/Inf loss
 error; that epoch's validation metrics are withheld so the best checkpoint is kept.
 
 Multi-worker training: when TF_CONFIG names several tasks, every worker runs the same command under
-MultiWorkerMirroredStrategy; each reads its own train shard files. The chief (the "chief" task, else worker 0)
-writes the run directory; the other workers write theirs into a scratch directory inside --output_dir and
-delete it at the end (see `worker_run_dir`). Keras 3.15's TensorFlow trainer needs two work-arounds there
-(`adapt_to_multi_worker`).
+MultiWorkerMirroredStrategy; each reads its own train shard files (`train_stream`). The chief (the "chief" task,
+else worker 0) writes the run directory; the other workers write theirs into a scratch directory inside
+--output_dir and delete it at the end (`worker_run_dir`). Keras 3.15's TensorFlow trainer needs two
+work-arounds there (`adapt_to_multi_worker`).
 """
 
 import csv
