@@ -21,10 +21,16 @@ def parse_batch(serialized, num_fields):
     return tf.cast(features["ids"], tf.int32), tf.cast(features["label"], tf.float32)
 
 
-def make_dataset(data_dir, split, batch_size, shuffle=False, seed=None, drop_remainder=False):
-    """Batches of one split ("train", "val" or "test") of a converted data set."""
+def make_dataset(data_dir, split, batch_size, shuffle=False, seed=None, drop_remainder=False, files_shard=(0, 1)):
+    """Batches of one split ("train", "val" or "test") of a converted data set.
+
+    `files_shard=(index, count)` reads every count-th shard file from the index-th (one worker's files).
+    Distributed over several workers by a strategy, every worker reads all these files and keeps its own
+    batches (auto-sharding by data: a split may have fewer files than there are workers).
+    """
     schema = load_schema(data_dir)
-    files = [os.path.join(data_dir, name) for name in schema["shards"][split]]
+    index, count = files_shard
+    files = [os.path.join(data_dir, name) for name in schema["shards"][split][index::count]]
     num_fields = len(schema["fields"])
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
@@ -38,5 +44,5 @@ def make_dataset(data_dir, split, batch_size, shuffle=False, seed=None, drop_rem
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()
     options.deterministic = seed is not None or not shuffle
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.FILE
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

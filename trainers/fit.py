@@ -16,8 +16,11 @@ which a resumed run skips the batches already consumed, and dropout is reseeded 
 a resumed run ends with the same metrics as an uninterrupted one. A NaN/Inf loss stops training with an
 error; that epoch's validation metrics are withheld so the best checkpoint is kept.
 
-Multi-worker training (TF_CONFIG naming several tasks) is refused before any work: Keras 3.15's
-TensorFlow trainer cannot fit under MultiWorkerMirroredStrategy (see `multi_worker_error`).
+Multi-worker training: when TF_CONFIG names several tasks, every worker runs the same command under
+MultiWorkerMirroredStrategy; each reads its own train shard files (`train_stream`). The chief (the "chief" task,
+else worker 0) writes the run directory; the other workers write theirs into a scratch directory inside
+--output_dir and delete it at the end (`worker_run_dir`). Keras 3.15's TensorFlow trainer needs two
+work-arounds there (`adapt_to_multi_worker`).
 """
 
 import csv
@@ -59,7 +62,7 @@ def config_from_flags():
 
 def validate(config):
     """Fails fast, before any work, on arguments that cannot run."""
-    from datasets.schema import SCHEMA_FILE
+    from datasets.schema import SCHEMA_FILE, load_schema
     from tf_multiemb.models.registry import check_model_arguments
 
     check_model_arguments(config.model, config.embedding, config.scale)
@@ -71,26 +74,77 @@ def validate(config):
     if config.batch_size < 1 or config.epochs < 1:
         raise ValueError("--batch_size and --epochs must be positive")
     parse_interaction_args(config.interaction_arg)
-    if cluster_size() > 1:
-        raise ValueError(multi_worker_error())
+    if cluster_size() > 1 and config.cpu_devices > 1:
+        raise ValueError("--cpu_devices splits one machine's CPU; it does not apply to a multi-worker TF_CONFIG")
+    if cluster_size() > len(load_schema(config.data_dir)["shards"]["train"]):
+        raise ValueError(f"TF_CONFIG names {cluster_size()} workers, more than the train split's shard files: "
+                         "every worker reads its own; convert the data with more (--train_shards)")
+
+
+def tf_config():
+    return json.loads(os.environ.get("TF_CONFIG") or "{}")
 
 
 def cluster_size():
     """Number of tasks TF_CONFIG names (1 without it)."""
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
-    return max(sum(len(addresses) for addresses in cluster.values()), 1)
+    return max(sum(len(addresses) for addresses in tf_config().get("cluster", {}).values()), 1)
 
 
-def multi_worker_error():
-    return ("TF_CONFIG names several tasks, but multi-worker training is not supported: Keras 3.15's TensorFlow "
-            "trainer cannot fit under MultiWorkerMirroredStrategy (it reduces the first PerReplica batch eagerly "
-            "and every scalar log with axis=0). Train on one machine (MirroredStrategy over its GPUs), or split a "
-            "scaling study across machines with `trainers.sweep --num_shards`.")
+def worker_run_dir(output_dir):
+    """`output_dir` on the chief (the "chief" task, else worker 0; no TF_CONFIG: this process).
+
+    Other workers run the same code (each resumes from its own backup and restores its own best checkpoint)
+    in `<output_dir>/<type>-<index>-scratch`, which they delete when they finish.
+    """
+    config = tf_config()
+    task_type, index = config.get("task", {}).get("type", "chief"), config.get("task", {}).get("index", 0)
+    if task_type == "chief" or (task_type == "worker" and index == 0 and "chief" not in config.get("cluster", {})):
+        return output_dir
+    return os.path.join(output_dir, f"{task_type}-{index}-scratch")
+
+
+class WorkerMismatchError(RuntimeError):
+    """Workers disagree on state that every worker must share."""
+
+
+def check_same_resume_epoch(strategy, resumed_epochs):
+    """Each worker restores the backup in its own run directory: all must resume after the same epoch."""
+    import tensorflow as tf
+
+    per_replica = strategy.experimental_distribute_values_from_function(lambda _: tf.constant([resumed_epochs]))
+    epochs = sorted(set(strategy.gather(per_replica, axis=0).numpy().tolist()))
+    if len(epochs) > 1:
+        raise WorkerMismatchError(
+            f"the workers' backups end after different epochs {epochs}; each worker resumes from backup/ in its "
+            "own run directory (non-chief workers: <type>-<index>-scratch/ inside --output_dir): restore the "
+            "missing ones, or delete them all to start over")
+
+
+def adapt_to_multi_worker(model):
+    """Works around two failures of Keras 3.15's TensorFlow trainer under MultiWorkerMirroredStrategy.
+
+    1. fit() reduces its first PerReplica batch eagerly, for a symbolic build, and fails. The model forgets the
+       strategy it was built under, so Keras skips that build (metrics are built while tracing): fit() takes
+       the strategy in scope, and predict() outside the scope runs on this worker alone.
+    2. Every step's scalar logs are reduced with strategy.reduce(MEAN, axis=0), which fails on scalars: the
+       steps return them with shape (1,), whose mean over axis 0 is the mean over all replicas.
+    """
+    import tensorflow as tf
+
+    model._distribute_strategy = None
+
+    def with_vector_logs(step):
+        return lambda data: {name: tf.reshape(value, [1]) for name, value in step(data).items()}
+
+    model.train_step = with_vector_logs(model.train_step)
+    model.test_step = with_vector_logs(model.test_step)
 
 
 def make_strategy(cpu_devices):
     import tensorflow as tf
 
+    if cluster_size() > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
@@ -266,6 +320,29 @@ def training_callbacks(config, run_dir, schema, resumed_epochs):
     }
 
 
+def train_stream(config, strategy, skipped_steps):
+    """The train batches: one seeded, repeated stream, after the steps a resumed run has done.
+
+    Under a multi-worker TF_CONFIG each worker reads its own shard files (every n-th) in per-replica batches,
+    so the skip is exact (tf.data's auto-sharding would split every global batch between steps).
+    """
+    from datasets.reader import make_dataset
+
+    def stream(batch_size, files_shard=(0, 1), batches_per_step=1):
+        data = make_dataset(config.data_dir, "train", batch_size, shuffle=True, seed=config.seed,
+                            files_shard=files_shard)
+        return data.repeat().skip(skipped_steps * batches_per_step)
+
+    def worker_stream(context):
+        workers = context.num_input_pipelines
+        return stream(context.get_per_replica_batch_size(config.batch_size), (context.input_pipeline_id, workers),
+                      context.num_replicas_in_sync // workers)
+
+    if cluster_size() == 1:
+        return stream(config.batch_size)
+    return strategy.distribute_datasets_from_function(worker_stream)
+
+
 def evaluate(model, dataset):
     """Exact test AUC and logloss of the model's predictions over a whole split."""
     import numpy as np
@@ -280,7 +357,8 @@ def evaluate(model, dataset):
 def train(config):
     """Runs one training job end to end and returns the results dict (also written to results.json).
 
-    Rerunning a job whose run directory holds a backup/ (an interrupted run) resumes it.
+    Rerunning a job whose run directory holds a backup/ (an interrupted run) resumes it. Under a multi-worker
+    TF_CONFIG the results are the chief's; the other workers return the same.
     """
     validate(config)
     import keras
@@ -291,7 +369,7 @@ def train(config):
 
     started = time.time()
     strategy = make_strategy(config.cpu_devices)
-    run_dir = config.output_dir
+    run_dir = worker_run_dir(config.output_dir)
     os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -302,18 +380,21 @@ def train(config):
 
     resumed_epochs = completed_epochs(os.path.join(run_dir, "backup"))
     steps_per_epoch = config.steps_per_epoch or math.ceil(schema["rows"]["train"] / config.batch_size)
-    train_data = make_dataset(config.data_dir, "train", config.batch_size, shuffle=True, seed=config.seed)
-    train_data = train_data.repeat().skip(resumed_epochs * steps_per_epoch)
+    train_data = train_stream(config, strategy, resumed_epochs * steps_per_epoch)
     val_data = make_dataset(config.data_dir, "val", config.batch_size)
     test_data = make_dataset(config.data_dir, "test", config.batch_size)
     with strategy.scope():
         model = build_compiled_model(config, schema, strategy.num_replicas_in_sync)
+    if cluster_size() > 1:
+        check_same_resume_epoch(strategy, resumed_epochs)
+        adapt_to_multi_worker(model)
 
     ia_log = os.path.join(run_dir, "information_abundance.jsonl")
     truncate_logs(run_dir, resumed_epochs)
     callbacks = training_callbacks(config, run_dir, schema, resumed_epochs)
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-              callbacks=list(callbacks.values()), verbose=config.verbose)
+    with strategy.scope():
+        model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                  callbacks=list(callbacks.values()), verbose=config.verbose)
     best_checkpoint = os.path.join(run_dir, "checkpoints", "best.weights.h5")
     if callbacks["nonfinite"].diverged:
         raise FloatingPointError(f"training loss became NaN/Inf; stopped. The best checkpoint so far is "
@@ -344,6 +425,8 @@ def train(config):
     }
     with open(os.path.join(run_dir, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2)
+    if run_dir != config.output_dir:
+        shutil.rmtree(run_dir)
     return results
 
 
@@ -361,7 +444,7 @@ def main(argv):
         sys.exit(f"error: {error}")
     try:
         results = train(config)
-    except FloatingPointError as error:
+    except (FloatingPointError, WorkerMismatchError) as error:
         sys.exit(f"error: {error}")
     print(json.dumps({key: results[key] for key in (
         "model", "embedding", "scale", "test_auc", "test_logloss", "best_val_auc", "epochs", "mean_ia",
