@@ -367,7 +367,7 @@ class ValueCounter:
         """Adds one block's distinct `values` (Arrow strings) and their `counts`."""
         self.parts.append(pa.table({"value": values, "count": counts}))
         self.pending += len(values)
-        if self.pending > max(1 << 18, self.distinct):
+        if self.pending > max(1 << 16, self.distinct):
             self.compact()
 
     def compact(self):
