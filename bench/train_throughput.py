@@ -35,9 +35,11 @@ import time
 
 import keras
 import numpy as np
+import psutil
 
 from bench.criteo_shape import CRITEO_VOCABULARY, criteo_like_field_dims
 from tf_multiemb import BACKBONES, build_model
+from tf_multiemb.models.registry import embedding_layout
 from tf_multiemb.optimizers import AdamL2
 
 SWEEP_SCALES = (1, 4, 10)
@@ -199,6 +201,22 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
+def embedding_training_bytes(name, embedding, scale, vocab, num_fields=39):
+    """float32 bytes the embedding table needs while training: weights, gradient and Adam's two slots."""
+    num_sets, width = embedding_layout(name, embedding, scale, num_fields=num_fields)
+    return 4 * 4 * vocab * num_sets * width
+
+
+def too_large(configuration, limit_bytes):
+    """Why a configuration cannot run in `limit_bytes` of memory, or None."""
+    name, embedding, scale, vocab = configuration
+    needed = embedding_training_bytes(name, embedding, scale, vocab)
+    if needed <= limit_bytes:
+        return None
+    return (f"{name} {embedding} {scale}x at vocab {vocab:,}: not run, its embedding needs {needed / 2**30:.1f} GiB "
+            f"to train (weights, gradient, 2 Adam slots), over --memory_limit_gb={limit_bytes / 2**30:.1f}")
+
+
 def set_threads(intra_op, inter_op):
     """TensorFlow thread pools (0 keeps TensorFlow's default); must run before the first op."""
     if keras.backend.backend() == "tensorflow" and (intra_op or inter_op):
@@ -225,10 +243,13 @@ def main(argv=None):
     parser.add_argument("--inter_op_threads", type=int, default=0, help="TensorFlow inter-op threads (0: default)")
     parser.add_argument("--vocabs", default=",".join(map(str, VOCAB_SWEEP)),
                         help="comma-separated vocabulary sizes of --vocab_sweep")
+    parser.add_argument("--memory_limit_gb", type=float, default=0.6 * psutil.virtual_memory().total / 2**30,
+                        help="skip configurations whose embedding needs more to train (default: 60%% of RAM)")
     parser.add_argument("--json", help="write the results to this JSON file")
     sweeps = parser.add_mutually_exclusive_group()
     sweeps.add_argument("--sweep", action="store_true",
-                        help=f"every model x {{single, multi}} x scales {SWEEP_SCALES} (ignores --model/--embedding/--scale)")
+                        help=f"every model x {{single, multi}} x scales {SWEEP_SCALES} (ignores --model/--embedding/"
+                             "--scale; multi at 1x is the single-embedding model, so it is not repeated)")
     sweeps.add_argument("--vocab_sweep", action="store_true",
                         help="--model at single and multi 10x for every --vocabs size (ignores --embedding/--scale/--vocab)")
     args = parser.parse_args(argv)
@@ -242,13 +263,19 @@ def main(argv=None):
     peak = peak_gflops()
     # Each group is timed in interleaved rounds: a vocabulary sweep compares its sizes side by side.
     if args.sweep:
-        groups = [[(m, e, s, args.vocab)] for m in BACKBONES for e in ("single", "multi") for s in SWEEP_SCALES]
+        groups = [[(m, e, s, args.vocab)] for m in BACKBONES for e in ("single", "multi") for s in SWEEP_SCALES
+                  if e == "single" or s > 1]
     elif args.vocab_sweep:
         groups = [[(args.model, e, 10, int(v)) for v in args.vocabs.split(",")] for e in ("multi", "single")]
     else:
         groups = [[(args.model, args.embedding, args.scale, args.vocab)]]
-    rows = []
+    rows, skipped = [], []
     for configurations in groups:
+        reasons = [reason for reason in (too_large(c, args.memory_limit_gb * 2**30) for c in configurations) if reason]
+        if reasons:
+            skipped.extend(reasons)
+            print("\n".join(reasons), flush=True)
+            continue
         results = measure(configurations, settings, args.batch_size, args.steps, args.repeats, peak)
         rows.extend(results)
         keras.backend.clear_session()
@@ -262,9 +289,10 @@ def main(argv=None):
         row.update(peak_gflops=peak, utilization=row["gflops_per_sec"] / peak)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as output:
-            json.dump(rows, output, indent=2)
+            json.dump(rows + [{"skipped": reason} for reason in skipped], output, indent=2)
     print(f"\npeak float32 matmul: {peak:,.0f} GFLOP/s ({keras.backend.backend()} backend)\n")
     print(markdown_table(rows))
+    print("\n".join(skipped))
 
 
 if __name__ == "__main__":
