@@ -14,7 +14,7 @@ class CompressedInteraction(keras.layers.Layer):
     so the model's per-set projection is at the same time the DNN's first hidden layer and a
     non-linear layer on the CIN output. The paper's code instead averages the CIN output over sets
     and adds it to the logit (Appendix C.2); feeding it through the projection keeps one wrapper.
-    Weights W^l have shape (M, H_{l-1}, N, H_l): all sets in one einsum per layer.
+    Weights W^l have shape (M, H_{l-1}, N, H_l): all sets in one batched matmul per layer.
     """
 
     def __init__(self, layer_sizes=(16, 16), kernel_initializer="glorot_uniform", **kwargs):
@@ -33,14 +33,20 @@ class CompressedInteraction(keras.layers.Layer):
             previous = size
 
     def call(self, embeddings, training=None):
-        num_sets, num_fields, dim = embeddings.shape[1], embeddings.shape[2], embeddings.shape[3]
-        hidden, pooled = embeddings, []
+        batch, num_sets, num_fields, dim = ops.shape(embeddings)[0], *embeddings.shape[1:]
+        # Set-major, one row per (example, k): the N x K outer product of Eq. 6 is never materialised.
+        # X^l_gk = sum_n X^0_nk (sum_h W_hng X^{l-1}_hk): a GEMM over h, then a product-sum over n.
+        base = ops.reshape(ops.transpose(embeddings, (1, 0, 3, 2)), (num_sets, -1, num_fields))  # (M, B*K, N)
+        hidden, pooled = base, []
         for kernel in self.kernels:
-            outer = ops.multiply(ops.expand_dims(hidden, 3), ops.expand_dims(embeddings, 2))  # (B, M, H, N, K)
-            hidden = ops.einsum("bmhnk,mhng->bmgk", outer, kernel)
-            pooled.append(ops.sum(hidden, axis=-1))
+            previous, size = kernel.shape[1], kernel.shape[3]
+            mixed = ops.matmul(hidden, ops.reshape(kernel, (num_sets, previous, num_fields * size)))
+            mixed = ops.reshape(mixed, (num_sets, -1, num_fields, size))  # (M, B*K, N, H_l)
+            hidden = ops.sum(ops.multiply(mixed, ops.expand_dims(base, -1)), axis=2)  # (M, B*K, H_l)
+            pooled.append(ops.sum(ops.reshape(hidden, (num_sets, batch, dim, size)), axis=2))  # Eq. 8
+        pooled = ops.transpose(ops.concatenate(pooled, axis=-1), (1, 0, 2))  # (B, M, sum H_l)
         flat = ops.reshape(embeddings, (-1, num_sets, num_fields * dim))
-        return ops.concatenate([*pooled, flat], axis=-1)
+        return ops.concatenate([pooled, flat], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], sum(self.layer_sizes) + input_shape[2] * input_shape[3])
