@@ -122,7 +122,7 @@ class DelimitedFormat:
             end = data.find(b"\n")
             if self.is_header(data[:end if end >= 0 else len(data)].decode("utf-8", errors="replace")):
                 data = data[end + 1:] if end >= 0 else b""
-        if not data or b"\r" in data.replace(b"\r\n", b"\n"):
+        if not data or (b"\r" in data and b"\r" in data.replace(b"\r\n", b"\n")):  # a lone CR
             return None
         names = [str(i) for i in range(self.num_columns)]
         try:
@@ -311,11 +311,10 @@ class ExampleLayout:
     """
 
     def __init__(self, max_packed_bytes):
-        label_entries = {label: length_delimited(0x0A, length_delimited(0x0A, b"label") + length_delimited(
+        self.label_entry = {label: length_delimited(0x0A, length_delimited(0x0A, b"label") + length_delimited(
             0x12, length_delimited(0x1A, length_delimited(0x0A, varint(label))))) for label in (0, 1)}
-        self.label_entry = {str(label): entry for label, entry in label_entries.items()}
-        self.label_entry.update(label_entries)
-        self.prefix = [self._prefix(size, len(label_entries[0])) for size in range(max_packed_bytes + 1)]
+        self.label_rows = np.stack([np.frombuffer(self.label_entry[label], np.uint8) for label in (0, 1)])
+        self.prefix = [self._prefix(size, len(self.label_entry[0])) for size in range(max_packed_bytes + 1)]
 
     @staticmethod
     def _prefix(size, label_entry_size):
@@ -338,8 +337,7 @@ class ExampleLayout:
             for index in range(width):
                 byte = (values >> np.uint64(7 * index)) & np.uint64(0x7F)
                 columns.append((byte | np.uint64(0x80 if index < width - 1 else 0)).astype(np.uint8)[:, None])
-        label_entries = np.stack([np.frombuffer(self.label_entry[label], np.uint8) for label in (0, 1)])
-        columns.append(label_entries[labels])
+        columns.append(self.label_rows[labels])
         return np.concatenate(columns, axis=1)
 
 
