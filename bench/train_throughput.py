@@ -3,19 +3,21 @@
     python -m bench.train_throughput --model dcnv2 --embedding multi --scale 10 --baseline --json out.json
     python -m bench.train_throughput --sweep --baseline --json sweep.json
     python -m bench.train_throughput --vocab_sweep --json vocab.json
-    python -m bench.train_throughput --embedding multi --scale 10 --settings dense,sparse,sparse+xla,sparse+bf16
+    python -m bench.train_throughput --embedding multi --scale 10 --settings dense,sparse,sparse+onednn,sparse+xla
 
 A setting is '+'-joined from: `dense` (plain `keras.optimizers.Adam`, every embedding row updated each
 step) or `sparse` (`tf_multiemb.optimizers.AdamL2(l2=1e-6, sparse_updates=True)`, touched rows only),
-`xla` (`compile(jit_compile=True)`) and `bf16` (the `mixed_bfloat16` dtype policy). The default is the
-recommended setting, RECOMMENDED; `--baseline` adds `dense` (the plain Keras starting point) to every
-configuration and reports each setting's speedup over it.
+`onednn` (TensorFlow's oneDNN CPU kernels, TF_ENABLE_ONEDNN_OPTS=1; TensorFlow leaves them off on AMD
+CPUs), `xla` (`compile(jit_compile=True)`) and `bf16` (the `mixed_bfloat16` dtype policy). The default
+is the recommended setting, RECOMMENDED; `--baseline` adds `dense` (plain Keras with TensorFlow's default
+kernels) to every configuration and reports each setting's speedup over it.
 
-All settings of one configuration (with --vocab_sweep: of all vocabulary sizes of one embedding mode)
-are built side by side in one process and timed in alternating rounds of `--steps` train steps (after
-two compiled warm-up steps), so that load from other jobs on a shared machine hits them alike;
-examples/s is the median over `--repeats` rounds, speedups and step-time ratios are medians of
-per-round ratios.
+Every (configuration, setting) pair trains in its own process, because oneDNN is a process-wide
+switch. All pairs of one configuration (with --vocab_sweep: of all vocabulary sizes of one embedding
+mode) are started side by side and timed in alternating rounds of `--steps` train steps (after two
+compiled warm-up steps), one process at a time, so that load from other jobs on a shared machine hits
+them alike; examples/s is the median over `--repeats` rounds, speedups and step-time ratios are
+medians of per-round ratios.
 
 flops_per_example is counted from operand shapes: one forward pass on a single example runs with
 `keras.ops.einsum` and `keras.ops.matmul` wrapped, each contraction adds 2 x (product of the sizes
@@ -23,13 +25,16 @@ of all its distinct indices), i.e. 2 x multiply-adds; the training step is taken
 (backward ~ 2 x forward). Elementwise ops, the embedding gather, softmax, BatchNorm, the optimizer
 update and layers calling keras internals directly (the final Dense(1), 2 x 400 FLOPs) are not
 counted, so utilization (gflops_per_sec / peak_gflops, the best of a few float32 2048 x 2048
-matmuls through keras.ops, taken before and after the runs) is a lower bound on an idle machine;
+matmuls through keras.ops, taken in every trial process when it starts and when it ends, so with and
+without oneDNN when both are timed) is a lower bound on an idle machine;
 on a shared one, load that changes during the run can still push it past 100%.
 """
 
 import argparse
 import contextlib
 import json
+import multiprocessing
+import os
 import statistics
 import time
 
@@ -46,8 +51,8 @@ SWEEP_SCALES = (1, 4, 10)
 VOCAB_SWEEP = (10_000, 100_000, CRITEO_VOCABULARY, 10_000_000)
 TRAINING_FLOPS_PER_FORWARD = 3
 BASELINE = "dense"
-RECOMMENDED = "sparse"
-SETTING_PARTS = {"dense", "sparse", "xla", "bf16"}
+RECOMMENDED = "sparse+onednn"
+SETTING_PARTS = {"dense", "sparse", "xla", "bf16", "onednn"}
 
 
 def einsum_flops(subscripts, *operands):
@@ -105,12 +110,13 @@ def peak_gflops(size=2048, repeats=5, dtype="float32"):
 
 
 def parse_setting(text):
-    """'sparse+xla' -> {"sparse": True, "xla": True, "bf16": False}; exactly one of dense / sparse."""
+    """'sparse+xla' -> {"sparse": True, "xla": True, "bf16": False, "onednn": False}; exactly one of
+    dense / sparse."""
     parts = set(text.split("+"))
     if not parts <= SETTING_PARTS or len(parts & {"dense", "sparse"}) != 1:
         raise argparse.ArgumentTypeError(
-            f"setting {text!r}: join 'dense' or 'sparse' with optional 'xla', 'bf16' by '+'")
-    return {"sparse": "sparse" in parts, "xla": "xla" in parts, "bf16": "bf16" in parts}
+            f"setting {text!r}: join 'dense' or 'sparse' with optional 'xla', 'bf16', 'onednn' by '+'")
+    return {part: part in parts for part in ("sparse", "xla", "bf16", "onednn")}
 
 
 def synthetic_batches(field_dims, batch_size, num_batches=4, seed=0):
@@ -121,7 +127,7 @@ def synthetic_batches(field_dims, batch_size, num_batches=4, seed=0):
 
 
 class Trial:
-    """One compiled model of a (configuration, setting) pair and its timed rounds."""
+    """One compiled model of a (configuration, setting) pair, built in the current process."""
 
     def __init__(self, name, embedding, scale, vocab, batch_size, setting):
         options = parse_setting(setting)
@@ -137,7 +143,7 @@ class Trial:
                      else keras.optimizers.Adam(1e-3))
         self.model.compile(optimizer=optimizer, loss="binary_crossentropy", jit_compile=options["xla"])
         self.ids, self.labels = synthetic_batches(field_dims, batch_size)
-        self.batch_size, self.seconds = batch_size, []
+        self.batch_size = batch_size
         self.record = {"model": name, "embedding": embedding, "scale": scale, "vocab": vocab,
                        "batch_size": batch_size, "setting": setting, "parameters": self.model.count_params()}
         self.run(2)  # compiles the train step
@@ -152,7 +158,74 @@ class Trial:
     def time_round(self, steps):
         start = time.perf_counter()
         self.run(steps)
-        self.seconds.append(time.perf_counter() - start)
+        return time.perf_counter() - start
+
+
+def kernel_environment(setting):
+    """TF_ENABLE_ONEDNN_OPTS for a setting's process: "1" with `onednn`, None (TensorFlow's own default,
+    which leaves oneDNN off on AMD CPUs such as this machine's) without."""
+    return "1" if parse_setting(setting)["onednn"] else None
+
+
+def serve_trial(connection, configuration, batch_size, setting, threads):
+    """Body of a trial process: builds the Trial, then times one round per request until sent None.
+
+    Sends (record, flops, peak) once built, the seconds of every round, and a last peak at the end."""
+    set_threads(*threads)
+    trial = Trial(*configuration, batch_size, setting)
+    connection.send((trial.record, trial.flops, peak_gflops()))
+    while (steps := connection.recv()) is not None:
+        connection.send(trial.time_round(steps))
+    connection.send(peak_gflops())
+
+
+class TrialProcess:
+    """A Trial in its own process, so that settings needing different process-wide TensorFlow options
+    (oneDNN kernels) can be timed side by side; the caller's process waits while a round runs."""
+
+    def __init__(self, configuration, batch_size, setting, threads):
+        context = multiprocessing.get_context("spawn")
+        self.connection, child_end = context.Pipe()
+        self.process = context.Process(target=serve_trial, daemon=True,
+                                       args=(child_end, configuration, batch_size, setting, threads))
+        with environment_variable("TF_ENABLE_ONEDNN_OPTS", kernel_environment(setting)):
+            self.process.start()  # a spawned child copies the environment at start
+        child_end.close()  # so that a crashed child reads as end-of-file here
+        self.description = f"{configuration} {setting}"
+        self.record, self.flops, peak = self.receive()
+        self.peaks, self.seconds = [peak], []
+
+    def receive(self):
+        try:
+            return self.connection.recv()
+        except EOFError:
+            raise RuntimeError(f"the trial process of {self.description} died (exit code "
+                               f"{self.process.join() or self.process.exitcode})") from None
+
+    def time_round(self, steps):
+        self.connection.send(steps)
+        self.seconds.append(self.receive())
+
+    def close(self):
+        """Stops the process; returns the peak it measured at the end."""
+        self.connection.send(None)
+        self.peaks.append(self.receive())
+        self.process.join()
+        return max(self.peaks)
+
+
+@contextlib.contextmanager
+def environment_variable(name, value):
+    """Sets (or, with None, removes) an environment variable for the duration of the block."""
+    saved = os.environ.pop(name, None)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if saved is not None:
+            os.environ[name] = saved
 
 
 def median_ratio(numerators, denominators):
@@ -160,16 +233,24 @@ def median_ratio(numerators, denominators):
     return statistics.median(n / d for n, d in zip(numerators, denominators))
 
 
-def measure(configurations, settings, batch_size, steps, repeats, peak):
+def measure(configurations, settings, batch_size, steps, repeats, threads=(0, 0)):
     """Times every (configuration, setting) of a group in alternating rounds; one result dict each.
 
-    speedup_vs_baseline compares with the `dense` setting of the same configuration;
-    step_time_vs_first with the group's first configuration in the same setting (vocabulary scaling).
+    Each pair trains in its own process (TrialProcess), one round at a time. speedup_vs_baseline
+    compares with the `dense` setting of the same configuration; step_time_vs_first with the group's
+    first configuration in the same setting (vocabulary scaling). peak_gflops is the best matmul
+    measured in any of the group's processes, when each started and when it ended.
     """
-    trials = [Trial(*configuration, batch_size, setting) for configuration in configurations for setting in settings]
-    for _ in range(repeats):
-        for trial in trials:
-            trial.time_round(steps)
+    trials = []
+    try:
+        for configuration in configurations:
+            for setting in settings:
+                trials.append(TrialProcess(configuration, batch_size, setting, threads))
+        for _ in range(repeats):
+            for trial in trials:
+                trial.time_round(steps)
+    finally:
+        peak = max([trial.close() for trial in trials if trial.process.is_alive()] or [float("nan")])
     results = []
     for index, trial in enumerate(trials):
         baseline = next((t for t in trials[index - index % len(settings):][:len(settings)]
@@ -236,19 +317,24 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="train steps per timed round")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds per setting (median reported)")
     parser.add_argument("--settings", default=RECOMMENDED,
-                        help=f"comma-separated settings, e.g. dense,sparse,sparse+xla,sparse+bf16 (default {RECOMMENDED})")
+                        help="comma-separated settings, e.g. dense,sparse,sparse+onednn,sparse+xla,sparse+bf16 "
+                             f"(default {RECOMMENDED})")
     parser.add_argument("--baseline", action="store_true",
-                        help="also time plain dense Adam without XLA and report every setting's speedup over it")
+                        help="also time plain Keras (dense Adam, TensorFlow's default kernels, no XLA) and report "
+                             "every setting's speedup over it")
     parser.add_argument("--intra_op_threads", type=int, default=0, help="TensorFlow intra-op threads (0: default)")
     parser.add_argument("--inter_op_threads", type=int, default=0, help="TensorFlow inter-op threads (0: default)")
     parser.add_argument("--vocabs", default=",".join(map(str, VOCAB_SWEEP)),
                         help="comma-separated vocabulary sizes of --vocab_sweep")
     parser.add_argument("--memory_limit_gb", type=float, default=0.6 * psutil.virtual_memory().total / 2**30,
                         help="skip configurations whose embedding needs more to train (default: 60%% of RAM)")
+    parser.add_argument("--sweep_models", default=",".join(BACKBONES), help="comma-separated models of --sweep")
+    parser.add_argument("--sweep_scales", default=",".join(map(str, SWEEP_SCALES)),
+                        help="comma-separated scales of --sweep")
     parser.add_argument("--json", help="write the results to this JSON file")
     sweeps = parser.add_mutually_exclusive_group()
     sweeps.add_argument("--sweep", action="store_true",
-                        help=f"every model x {{single, multi}} x scales {SWEEP_SCALES} (ignores --model/--embedding/"
+                        help="every --sweep_models x {single, multi} x --sweep_scales (ignores --model/--embedding/"
                              "--scale; multi at 1x is the single-embedding model, so it is not repeated)")
     sweeps.add_argument("--vocab_sweep", action="store_true",
                         help="--model at single and multi 10x for every --vocabs size (ignores --embedding/--scale/--vocab)")
@@ -259,12 +345,15 @@ def main(argv=None):
     if args.baseline and BASELINE not in settings:
         settings.insert(0, BASELINE)
 
-    set_threads(args.intra_op_threads, args.inter_op_threads)
-    peak = peak_gflops()
+    threads = (args.intra_op_threads, args.inter_op_threads)
     # Each group is timed in interleaved rounds: a vocabulary sweep compares its sizes side by side.
     if args.sweep:
-        groups = [[(m, e, s, args.vocab)] for m in BACKBONES for e in ("single", "multi") for s in SWEEP_SCALES
-                  if e == "single" or s > 1]
+        models = args.sweep_models.split(",")
+        unknown = sorted(set(models) - set(BACKBONES))
+        if unknown:
+            parser.error(f"--sweep_models: unknown {unknown}; known: {sorted(BACKBONES)}")
+        groups = [[(m, e, int(s), args.vocab)] for m in models for e in ("single", "multi")
+                  for s in args.sweep_scales.split(",") if e == "single" or int(s) > 1]
     elif args.vocab_sweep:
         groups = [[(args.model, e, 10, int(v)) for v in args.vocabs.split(",")] for e in ("multi", "single")]
     else:
@@ -276,15 +365,14 @@ def main(argv=None):
             skipped.extend(reasons)
             print("\n".join(reasons), flush=True)
             continue
-        results = measure(configurations, settings, args.batch_size, args.steps, args.repeats, peak)
+        results = measure(configurations, settings, args.batch_size, args.steps, args.repeats, threads)
         rows.extend(results)
-        keras.backend.clear_session()
         print("\n".join(markdown_table(results).splitlines()[2:]), flush=True)
         if args.json:  # rewritten after every configuration so an interrupted sweep keeps its results
             with open(args.json, "w", encoding="utf-8") as output:
                 json.dump(rows, output, indent=2)
-    # Measured again at the end and the better kept: load from other jobs may have eased meanwhile.
-    peak = max(peak, peak_gflops())
+    # The best of every process's measurements: load from other jobs lowers a peak, never raises it.
+    peak = max(row["peak_gflops"] for row in rows) if rows else float("nan")
     for row in rows:
         row.update(peak_gflops=peak, utilization=row["gflops_per_sec"] / peak)
     if args.json:

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+import trainers  # noqa: F401  first, so that TensorFlow loads with the CLIs' CPU kernels (oneDNN)
+
 from datasets.conversion import convert
 from datasets.criteo import TSV as CRITEO_TSV
 from datasets.reader import make_dataset
