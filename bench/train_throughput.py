@@ -199,8 +199,9 @@ class TrialProcess:
         try:
             return self.connection.recv()
         except EOFError:
+            self.process.join()
             raise RuntimeError(f"the trial process of {self.description} died (exit code "
-                               f"{self.process.join() or self.process.exitcode})") from None
+                               f"{self.process.exitcode})") from None
 
     def time_round(self, steps):
         self.connection.send(steps)
@@ -249,8 +250,11 @@ def measure(configurations, settings, batch_size, steps, repeats, threads=(0, 0)
         for _ in range(repeats):
             for trial in trials:
                 trial.time_round(steps)
-    finally:
-        peak = max([trial.close() for trial in trials if trial.process.is_alive()] or [float("nan")])
+    except BaseException:
+        for trial in trials:
+            trial.process.terminate()
+        raise
+    peak = max(trial.close() for trial in trials)
     results = []
     for index, trial in enumerate(trials):
         baseline = next((t for t in trials[index - index % len(settings):][:len(settings)]
@@ -341,7 +345,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     settings = args.settings.split(",")
     for setting in settings:
-        parse_setting(setting)
+        try:
+            parse_setting(setting)
+        except argparse.ArgumentTypeError as error:
+            parser.error(str(error))
     if args.baseline and BASELINE not in settings:
         settings.insert(0, BASELINE)
 
