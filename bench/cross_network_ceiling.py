@@ -6,8 +6,8 @@
 Times one training step's worth of `tf_multiemb.layers.CrossNetV2` (forward, and the backward pass
 to its input and weights; no embedding, MLP, BatchNorm, dropout or optimizer) on a random
 (batch, M, N, K) input, and a float32 2048^2 matmul in the same process, in alternating rounds.
-FLOPs are 3 x the forward contractions, 3 x 2 x layers x M x batch x (N K)^2, as in
-bench.train_throughput. TensorFlow runs with its oneDNN kernels, like `trainers`, unless
+FLOPs are 3 x the forward contractions counted as in bench.train_throughput
+(2 x layers x M x batch x (N K)^2 forward). TensorFlow runs with its oneDNN kernels, like `trainers`, unless
 TF_ENABLE_ONEDNN_OPTS is set.
 """
 
@@ -16,20 +16,21 @@ import os
 import statistics
 import time
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow loads, as `import trainers` does
+import trainers  # noqa: F401  first, so that TensorFlow loads with the training commands' kernels (oneDNN)
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from bench.train_throughput import TRAINING_FLOPS_PER_FORWARD, peak_gflops  # noqa: E402
-from tf_multiemb.layers import CrossNetV2  # noqa: E402
+from bench.train_throughput import TRAINING_FLOPS_PER_FORWARD, counting_contractions, peak_gflops
+from tf_multiemb.layers import CrossNetV2
 
 
 def cross_network_step(sets, fields, dim, layers, batch_size):
     """A compiled function running CrossNetV2 forward and backward; and its FLOPs per call."""
     layer = CrossNetV2(num_layers=layers)
     inputs = tf.constant(np.random.default_rng(0).normal(size=(batch_size, sets, fields, dim)), tf.float32)
-    layer.build(inputs.shape)
+    with counting_contractions({"flops": 0}) as counter:
+        layer(inputs)  # builds the layer; counts its forward contractions
 
     @tf.function
     def step():
@@ -38,9 +39,7 @@ def cross_network_step(sets, fields, dim, layers, batch_size):
             loss = tf.reduce_sum(layer(inputs))
         return tape.gradient(loss, [inputs] + layer.trainable_variables)
 
-    width = fields * dim
-    flops = TRAINING_FLOPS_PER_FORWARD * 2 * layers * sets * batch_size * width * width
-    return step, flops
+    return step, TRAINING_FLOPS_PER_FORWARD * counter["flops"]
 
 
 def main(argv=None):
