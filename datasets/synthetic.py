@@ -58,14 +58,26 @@ class PlantedTeacher:
         self.base_rate = base_rate
         self.bias = 0.0
 
-    def logits(self, values, rng):
-        total = sum(weights[values[:, i]] for i, weights in enumerate(self.first_order))
+    def components(self, values):
+        """The noiseless parts of the logit (bias excluded), each of shape (rows,)."""
+        first_order = sum(weights[values[:, i]] for i, weights in enumerate(self.first_order))
+        pairwise = np.zeros(values.shape[0])
         for pattern, pairs in enumerate(self.pairs):
             for i, j in pairs:
-                total += np.sum(self.latents[i][pattern, values[:, i]] * self.latents[j][pattern, values[:, j]],
-                                axis=1)
-        total += np.prod([w[values[:, i]] for i, w in zip(self.triple, self.triple_weights)], axis=0)
+                pairwise += np.sum(self.latents[i][pattern, values[:, i]] * self.latents[j][pattern, values[:, j]],
+                                   axis=1)
+        three_way = np.prod([w[values[:, i]] for i, w in zip(self.triple, self.triple_weights)], axis=0)
+        return {"first_order": first_order, "pairwise": pairwise, "three_way": three_way}
+
+    def logits(self, values, rng):
+        parts = self.components(values)
+        total = parts["first_order"] + parts["pairwise"] + parts["three_way"]
         return total + rng.normal(0.0, self.noise, size=total.shape)
+
+    def pattern_dims(self, field):
+        """Latent directions the pairwise patterns give `field`: latent_dim per pattern that pairs it."""
+        patterns = sum(any(field in pair for pair in pairs) for pairs in self.pairs)
+        return patterns * self.latents[field].shape[2]
 
     def calibrate(self, values, rng):
         self.bias = float(-np.quantile(self.logits(values, rng), 1.0 - self.base_rate))
@@ -138,11 +150,16 @@ def write_lines(handle, tables, chunks, delimiter, prefix_columns):
         start += len(labels)
 
 
-def write_criteo_tsv(path, rows, seed=0, max_cardinality=20000):
-    """Writes `rows` Kaggle-format Criteo lines (label, I1..I13, C1..C26) to `path`."""
+def criteo_source(seed=0, max_cardinality=20000):
+    """(FieldGenerator, text tables) of the Criteo-shaped data, the random draws in write_criteo_tsv's order."""
     cardinalities = criteo_cardinalities(max_cardinality)
     generator = FieldGenerator(cardinalities, CRITEO_MISSING, seed)
-    tables = text_tables(cardinalities, CRITEO_NUMERIC, generator.rng)
+    return generator, text_tables(cardinalities, CRITEO_NUMERIC, generator.rng)
+
+
+def write_criteo_tsv(path, rows, seed=0, max_cardinality=20000):
+    """Writes `rows` Kaggle-format Criteo lines (label, I1..I13, C1..C26) to `path`."""
+    generator, tables = criteo_source(seed, max_cardinality)
     with open(path, "w") as handle:
         write_lines(handle, tables, generator.chunks(rows), "\t", lambda _, labels: [list(map(str, labels.tolist()))])
 
