@@ -2,8 +2,8 @@
 
     python -m bench.teacher_ceiling --rows=1000000 --seed=0
 
-Regenerates the rows `python -m datasets.synthetic --format=criteo_tsv` writes for the same rows, seed
-and max_cardinality (same labels, draw for draw) and scores them with the teacher's noiseless logit parts:
+Regenerates the rows `python -m datasets.synthetic --format=criteo_tsv` writes for the same rows, seed,
+max_cardinality and teacher flags (same labels, draw for draw) and scores them with the teacher's noiseless logit parts:
 first-order terms alone, plus the pairwise patterns, plus the three-way product. The last is the Bayes
 ceiling on the raw values: no model can rank clicks better than the logit they were drawn from.
 
@@ -30,9 +30,9 @@ SCORES = (("first-order terms", ("first_order",)),
           ("+ three-way product (noiseless logit)", ("first_order", "pairwise", "three_way")))
 
 
-def regenerate(rows, seed, max_cardinality):
+def regenerate(rows, seed, max_cardinality, teacher_shape=synthetic.TeacherShape()):
     """(labels, value indices, text tables, teacher) of the rows write_criteo_tsv writes for these arguments."""
-    generator, tables = synthetic.criteo_source(seed, max_cardinality)
+    generator, tables = synthetic.criteo_source(seed, max_cardinality, teacher_shape)
     labels, values = zip(*generator.chunks(rows))
     return np.concatenate(labels), np.concatenate(values), tables, generator.teacher
 
@@ -85,8 +85,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max_cardinality", type=int, default=synthetic.CRITEO_FULL_MAX)
     parser.add_argument("--min_count", type=int, default=10, help="the converter's --min_count")
+    parser.add_argument("--teacher_patterns", type=int, default=synthetic.TeacherShape.patterns)
+    parser.add_argument("--teacher_pairs", type=int, default=synthetic.TeacherShape.pairs_per_pattern)
+    parser.add_argument("--teacher_latent_dim", type=int, default=synthetic.TeacherShape.latent_dim)
     args = parser.parse_args(argv)
-    labels, values, tables, teacher = regenerate(args.rows, args.seed, args.max_cardinality)
+    shape = synthetic.TeacherShape(args.teacher_patterns, args.teacher_pairs, args.teacher_latent_dim)
+    labels, values, tables, teacher = regenerate(args.rows, args.seed, args.max_cardinality, shape)
     raw = teacher.components(values)
     seen = teacher_on_ids(teacher, values, tables, args.min_count).components(values)
     print(f"{args.rows:,} rows, seed {args.seed}, click rate {labels.mean():.4f}, "

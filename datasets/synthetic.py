@@ -3,13 +3,15 @@
     python -m datasets.synthetic --format=criteo_tsv --rows=2000000 --output=synthetic.txt --seed=0
     python -m datasets.synthetic --format=avazu_csv --rows=100000 --output=avazu.csv
     python -m datasets.synthetic --format=tfrecord --rows=100000 --output=data/synthetic  # converted dir
+    python -m datasets.synthetic --rows=1000000 --output=rich.txt --teacher_patterns=8 --teacher_latent_dim=8
 
-The output is a function of (format, rows, seed, cardinality scale). Field cardinalities follow the full
+The output is a function of (format, rows, seed, cardinality scale, teacher shape). Field cardinalities follow the full
 data sets' shape (REFERENCE.md: Criteo sum D_i ~1.08M, max ~0.19M, min 4; Avazu sum ~2.02M, max
 ~1.61M) scaled so that the largest field has `max_cardinality` values; values are Zipf-distributed
 (exponent 1.1) and some fields are often missing, as in the real logs. Labels come from `PlantedTeacher`.
 """
 
+import dataclasses
 import os
 import tempfile
 
@@ -36,6 +38,26 @@ AVAZU_FULL_MAX = 1610000
 AVAZU_HOURS = [f"1410{day:02d}{hour:02d}" for day in range(21, 31) for hour in range(24)]
 
 
+@dataclasses.dataclass(frozen=True)
+class TeacherShape:
+    """The pairwise patterns' shape: how many, how many field pairs each, and each one's latent size.
+
+    The latents are scaled so that the pairwise part of the logit has the same spread (std
+    PAIRWISE_STD, the default shape's with unit-variance latents) whatever the shape: a richer shape
+    asks for more embedding directions per field, not for a sharper signal.
+    """
+
+    patterns: int = 4
+    pairs_per_pattern: int = 8
+    latent_dim: int = 2
+
+    PAIRWISE_STD = 8.0
+
+    def latent_std(self):
+        terms = self.patterns * self.pairs_per_pattern * self.latent_dim  # unit-variance products summed
+        return (self.PAIRWISE_STD ** 2 / terms) ** 0.25
+
+
 class PlantedTeacher:
     """Click logit = bias + first-order terms + several distinct interaction patterns + noise.
 
@@ -44,14 +66,13 @@ class PlantedTeacher:
     w_i[x_i] w_j[x_j] w_k[x_k]. The bias is calibrated so that the mean click rate is `base_rate`.
     """
 
-    def __init__(self, cardinalities, rng, num_patterns=4, pairs_per_pattern=8, latent_dim=2, noise=0.5,
-                 base_rate=0.25):
+    def __init__(self, cardinalities, rng, shape=TeacherShape(), noise=0.5, base_rate=0.25):
         num_fields = len(cardinalities)
         self.first_order = [rng.normal(0.0, 0.3, size=d) for d in cardinalities]
-        self.latents = [rng.normal(0.0, 1.0, size=(num_patterns, d, latent_dim)).astype(np.float32)
-                        for d in cardinalities]
-        self.pairs = [[tuple(rng.choice(num_fields, size=2, replace=False)) for _ in range(pairs_per_pattern)]
-                      for _ in range(num_patterns)]
+        self.latents = [rng.normal(0.0, shape.latent_std(), size=(shape.patterns, d, shape.latent_dim))
+                        .astype(np.float32) for d in cardinalities]
+        self.pairs = [[tuple(rng.choice(num_fields, size=2, replace=False)) for _ in range(shape.pairs_per_pattern)]
+                      for _ in range(shape.patterns)]
         self.triple = tuple(rng.choice(num_fields, size=3, replace=False))
         self.triple_weights = [rng.normal(0.0, 1.0, size=cardinalities[i]) for i in self.triple]
         self.noise = noise
@@ -109,11 +130,11 @@ def criteo_cardinalities(max_cardinality):
 class FieldGenerator:
     """Rows of value indices (the last index of a field means 'missing'), their text and teacher labels."""
 
-    def __init__(self, cardinalities, missing, seed):
+    def __init__(self, cardinalities, missing, seed, teacher_shape=TeacherShape()):
         self.rng = np.random.default_rng(seed)
         self.samplers = [ZipfSampler(d) for d in cardinalities]
         self.missing = np.asarray(missing)
-        self.teacher = PlantedTeacher([d + 1 for d in cardinalities], self.rng)
+        self.teacher = PlantedTeacher([d + 1 for d in cardinalities], self.rng, teacher_shape)
         self.teacher.calibrate(self.values(20000), self.rng)
 
     def values(self, size):
@@ -150,26 +171,26 @@ def write_lines(handle, tables, chunks, delimiter, prefix_columns):
         start += len(labels)
 
 
-def criteo_source(seed=0, max_cardinality=20000):
+def criteo_source(seed=0, max_cardinality=20000, teacher_shape=TeacherShape()):
     """(FieldGenerator, text tables) of the Criteo-shaped data, the random draws in write_criteo_tsv's order."""
     cardinalities = criteo_cardinalities(max_cardinality)
-    generator = FieldGenerator(cardinalities, CRITEO_MISSING, seed)
+    generator = FieldGenerator(cardinalities, CRITEO_MISSING, seed, teacher_shape)
     return generator, text_tables(cardinalities, CRITEO_NUMERIC, generator.rng)
 
 
-def write_criteo_tsv(path, rows, seed=0, max_cardinality=20000):
+def write_criteo_tsv(path, rows, seed=0, max_cardinality=20000, teacher_shape=TeacherShape()):
     """Writes `rows` Kaggle-format Criteo lines (label, I1..I13, C1..C26) to `path`."""
-    generator, tables = criteo_source(seed, max_cardinality)
+    generator, tables = criteo_source(seed, max_cardinality, teacher_shape)
     with open(path, "w") as handle:
         write_lines(handle, tables, generator.chunks(rows), "\t", lambda _, labels: [list(map(str, labels.tolist()))])
 
 
-def write_avazu_csv(path, rows, seed=0, max_cardinality=AVAZU_FULL_MAX):
+def write_avazu_csv(path, rows, seed=0, max_cardinality=AVAZU_FULL_MAX, teacher_shape=TeacherShape()):
     """Writes `rows` Kaggle-format Avazu lines (header; id, click, hour, C1..C21) to `path`."""
     scale = max_cardinality / AVAZU_FULL_MAX
     cardinalities = [len(AVAZU_HOURS)] + [max(4, min(d, int(round(d * scale)))) if d > 30 else d
                                           for d in AVAZU_CARDINALITIES]
-    generator = FieldGenerator(cardinalities, [0.0] * len(cardinalities), seed)
+    generator = FieldGenerator(cardinalities, [0.0] * len(cardinalities), seed, teacher_shape)
     tables = text_tables(cardinalities, 0, generator.rng)
     tables[0] = AVAZU_HOURS + [AVAZU_HOURS[0]]
 
@@ -181,28 +202,42 @@ def write_avazu_csv(path, rows, seed=0, max_cardinality=AVAZU_FULL_MAX):
         write_lines(handle, tables, generator.chunks(rows), ",", id_and_click)
 
 
-def write_tfrecord_dir(output_dir, rows, seed=0, max_cardinality=20000, min_count=10):
+def write_tfrecord_dir(output_dir, rows, seed=0, max_cardinality=20000, min_count=10, teacher_shape=TeacherShape()):
     """A converted directory (schema.json + TFRecords): synthetic Criteo TSV through datasets.conversion."""
     from datasets.conversion import convert
     from datasets.criteo import TSV
 
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "synthetic.txt")
-        write_criteo_tsv(path, rows, seed, max_cardinality)
+        write_criteo_tsv(path, rows, seed, max_cardinality, teacher_shape)
         return convert(TSV, path, output_dir, min_count, seed=seed, overwrite=True)
 
 
 FLAGS = flags.FLAGS
 
 
+def define_teacher_flags():
+    flags.DEFINE_integer("teacher_patterns", TeacherShape.patterns, "Pairwise patterns of the planted teacher.")
+    flags.DEFINE_integer("teacher_pairs", TeacherShape.pairs_per_pattern, "Field pairs per pattern.")
+    flags.DEFINE_integer("teacher_latent_dim", TeacherShape.latent_dim, "Latent size of each pattern.")
+
+
+def teacher_shape_from_flags():
+    if min(FLAGS.teacher_patterns, FLAGS.teacher_pairs, FLAGS.teacher_latent_dim) < 1:
+        raise app.UsageError("--teacher_patterns, --teacher_pairs and --teacher_latent_dim must be >= 1")
+    return TeacherShape(FLAGS.teacher_patterns, FLAGS.teacher_pairs, FLAGS.teacher_latent_dim)
+
+
 def main(argv):
     del argv
+    shape = teacher_shape_from_flags()
     if FLAGS.format == "avazu_csv":
-        write_avazu_csv(FLAGS.output, FLAGS.rows, FLAGS.seed, FLAGS.max_cardinality or AVAZU_FULL_MAX)
+        write_avazu_csv(FLAGS.output, FLAGS.rows, FLAGS.seed, FLAGS.max_cardinality or AVAZU_FULL_MAX, shape)
     elif FLAGS.format == "criteo_tsv":
-        write_criteo_tsv(FLAGS.output, FLAGS.rows, FLAGS.seed, FLAGS.max_cardinality or CRITEO_FULL_MAX)
+        write_criteo_tsv(FLAGS.output, FLAGS.rows, FLAGS.seed, FLAGS.max_cardinality or CRITEO_FULL_MAX, shape)
     else:
-        write_tfrecord_dir(FLAGS.output, FLAGS.rows, FLAGS.seed, FLAGS.max_cardinality or CRITEO_FULL_MAX)
+        write_tfrecord_dir(FLAGS.output, FLAGS.rows, FLAGS.seed, FLAGS.max_cardinality or CRITEO_FULL_MAX,
+                           teacher_shape=shape)
 
 
 if __name__ == "__main__":
@@ -212,5 +247,6 @@ if __name__ == "__main__":
     flags.DEFINE_string("output", None, "Output file (directory for --format=tfrecord).")
     flags.DEFINE_integer("seed", 0, "Random seed (the output is a function of it).")
     flags.DEFINE_integer("max_cardinality", None, "Values of the largest field (default: the full data set's).")
+    define_teacher_flags()
     flags.mark_flag_as_required("output")
     app.run(main)

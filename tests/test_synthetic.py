@@ -57,3 +57,17 @@ def test_cli_tfrecord_directory(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "out" / "schema.json").is_file()
+
+
+def test_teacher_shape_changes_the_rank_asked_for_not_the_signal_spread():
+    """A richer shape gives each field more latent directions while the pairwise logit keeps its spread."""
+    cardinalities = [50] * 12
+    spreads, dims = [], []
+    for shape in (synthetic.TeacherShape(), synthetic.TeacherShape(patterns=8, latent_dim=8)):
+        generator = synthetic.FieldGenerator(cardinalities, [0.0] * 12, seed=2, teacher_shape=shape)
+        _, values = next(generator.chunks(20000))
+        spreads.append(generator.teacher.components(values)["pairwise"].std())
+        dims.append(np.mean([generator.teacher.pattern_dims(field) for field in range(12)]))
+    assert dims[1] > 4 * dims[0]
+    for spread in spreads:
+        assert abs(spread - synthetic.TeacherShape.PAIRWISE_STD) < 0.25 * synthetic.TeacherShape.PAIRWISE_STD
