@@ -3,6 +3,7 @@
 import csv
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -105,6 +106,25 @@ def test_sweep_run_equals_fit_cli_run(sweep, tmp_path):
     fit_results, sweep_results = (json.loads((d / "results.json").read_text()) for d in (tmp_path, sweep_run))
     for key in ("params_total", "params_embedding", "num_sets", "embedding_dim"):
         assert fit_results[key] == sweep_results[key], key
+
+
+def test_report_flags_runs_stopped_by_the_epoch_cap(sweep, tmp_path):
+    """Every tiny run trains one epoch (best = last); one run is edited to have trained past its best."""
+    output, _, _ = sweep
+    copy = tmp_path / "sweep"
+    shutil.copytree(output / "runs", copy / "runs")
+    edited = sorted((copy / "runs").glob("*/results.json"))[0]
+    edited.write_text(json.dumps(json.loads(edited.read_text()) | {"best_epoch": 3, "epochs": 6}))
+    completed = run_module("trainers.sweep", "--report_only", f"--output_dir={copy}")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    text = (copy / "report.md").read_text()
+    results = [json.loads(path.read_text()) for path in (copy / "runs").glob("*/results.json")]
+    capped = sum(result["best_epoch"] == result["epochs"] for result in results)
+    assert capped == len(results) - 1
+    assert f"**{capped} of {len(results)} runs had their best validation AUC at their last epoch**" in text
+    means = sorted(float(CELL.match(cell).group(1)) for _, _, row in table_rows(text, "## Best epoch")
+                   for cell in row.split(" | "))
+    assert means[0] == 1.0 and means[-1] == (3 + 1) / 2  # the edited run's cell: its seeds' mean
 
 
 @pytest.mark.parametrize("flag, message", [

@@ -2,7 +2,8 @@
 
 Writes into the sweep's output_dir: runs.csv (one row per run), report.md (paper Table 1 layout: mean
 test AUC +- sample std over seeds per model x SE/ME x scale, best SE underlined, best ME bold; then
-mean IA the same way) and two plots, auc_vs_scale.png (Figure 8a style) and ia_vs_scale.png. At
+mean IA and the best epoch the same way, with a warning when runs were stopped by the epoch cap
+while still improving) and two plots, auc_vs_scale.png (Figure 8a style) and ia_vs_scale.png. At
 scale 1 SE and ME coincide, so the "base" cell counts for both rows.
 """
 
@@ -123,6 +124,22 @@ def write_runs_csv(rows, path):
         writer.writerows(rows)
 
 
+def still_improving(rows):
+    """Runs whose best validation AUC came at their last epoch: stopped by the --epochs cap, not by
+    early stopping, so their test AUC is not the converged one."""
+    return [row for row in rows if row["best_epoch"] == row["epochs"]]
+
+
+def training_length_note(rows):
+    capped = still_improving(rows)
+    if not capped:
+        return "No run had its best validation AUC at its last epoch: each trained past its best epoch."
+    return (f"**{len(capped)} of {len(rows)} runs had their best validation AUC at their last epoch**: the "
+            "--epochs cap stopped them while still improving, so their AUCs are not converged ones (the paper "
+            "trains until early stopping; rerun with a larger --epochs into a new --output_dir, since finished "
+            "runs are skipped whatever their flags).")
+
+
 def write_report(output_dir):
     """Writes runs.csv, report.md, auc_vs_scale.png and ia_vs_scale.png; returns report.md's path."""
     rows = collect_runs(output_dir)
@@ -140,6 +157,9 @@ def write_report(output_dir):
         markdown_table(auc, 5, mark_best=True),
         "## Mean information abundance at the best epoch",
         markdown_table(ia, 2, mark_best=False),
+        "## Best epoch",
+        training_length_note(rows),
+        markdown_table(summarize(rows, "best_epoch"), 1, mark_best=False),
         "![test AUC vs scale](auc_vs_scale.png)\n\n![mean IA vs scale](ia_vs_scale.png)",
     ]) + "\n"
     plot_metric(auc, "test AUC", os.path.join(output_dir, "auc_vs_scale.png"))
