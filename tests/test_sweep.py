@@ -139,3 +139,22 @@ def test_bad_flags_fail_before_any_work(synthetic_criteo_dir, tmp_path, flag, me
     assert completed.returncode != 0
     assert message in completed.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "runs").exists()
+
+
+def test_report_marks_cells_with_fewer_seeds(sweep, tmp_path):
+    """A cell left with one seed shows that run's value alone, without a std, and its seed count."""
+    output, _, _ = sweep
+    copy = tmp_path / "sweep"
+    shutil.copytree(output / "runs", copy / "runs")
+    prefix = run_prefix(MODELS[0], "ME", 2)
+    removed, kept = sorted(path for path in (copy / "runs").iterdir() if path.name.startswith(prefix))
+    shutil.rmtree(removed)
+    completed = run_module("trainers.sweep", "--report_only", f"--output_dir={copy}")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    text = (copy / "report.md").read_text()
+    assert "seeds per cell: 1, 2" in text
+    cells = {(label, mode): row.split(" | ") for label, mode, row in table_rows(text, "## Test AUC")}
+    auc = json.loads((kept / "results.json").read_text())["test_auc"]
+    value = re.fullmatch(r"(?:\*\*)?([\d.]+)(?:\*\*)? \(n=1\)", cells[MODELS[0], "ME"][1])
+    assert value and float(value.group(1)) == pytest.approx(auc, abs=6e-6)
+    assert all(CELL.match(cell) for key, row in cells.items() for cell in row if cell != cells[MODELS[0], "ME"][1])

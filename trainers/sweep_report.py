@@ -47,7 +47,7 @@ def cell_values(rows, label, embedding, scale, metric):
 
 
 def mean_std(values):
-    """(mean, sample standard deviation); std 0 for a single value."""
+    """(mean, sample standard deviation); std 0 for a single value (the table then shows no std)."""
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
@@ -67,9 +67,17 @@ def scale_header(scale):
     return "base" if scale == 1 else f"{scale}x"
 
 
+def cell_text(mean, std, n, digits, most_seeds):
+    """'mean ± std'; a single seed has no std, so just its value; '(n=k)' where a cell has fewer seeds
+    than the table's fullest cell."""
+    text = f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+    return text if n == most_seeds else f"{text} (n={n})"
+
+
 def markdown_table(summary, digits, mark_best):
     """Paper Table 1 layout: one SE and one ME row per model, one column per scale."""
     scales = sorted({scale for _, _, scale in summary})
+    most_seeds = max(n for _, _, n in summary.values())
     lines = ["| model | mode | " + " | ".join(map(scale_header, scales)) + " |",
              "|---|---|" + "---|" * len(scales)]
     for label in sorted({label for label, _, _ in summary}):
@@ -81,8 +89,7 @@ def markdown_table(summary, digits, mark_best):
                 if scale not in cells:
                     texts.append("")
                     continue
-                mean, std, _ = cells[scale]
-                text = f"{mean:.{digits}f} ± {std:.{digits}f}"
+                text = cell_text(*cells[scale], digits, most_seeds)
                 if scale == best:
                     text = f"<u>{text}</u>" if embedding == "single" else f"**{text}**"
                 texts.append(text)
