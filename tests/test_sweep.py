@@ -43,6 +43,17 @@ def run_prefix(label, mode, scale):
     return f"{label.replace(':', '+')}_{'se' if mode == 'SE' or scale == 1 else 'me'}_{scale}x_"
 
 
+def rebuilt_report(sweep_output, tmp_path, edit):
+    """Copies the sweep's run directories, lets edit(runs_dir) change them, rebuilds the report with
+    --report_only and returns (runs_dir, report text)."""
+    runs = tmp_path / "sweep" / "runs"
+    shutil.copytree(sweep_output / "runs", runs)
+    edit(runs)
+    completed = run_module("trainers.sweep", "--report_only", f"--output_dir={runs.parent}")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return runs, (runs.parent / "report.md").read_text()
+
+
 def test_report_matches_run_results(sweep):
     output, _, stdout = sweep
     results = [json.loads(path.read_text()) | {"dir": path.parent.name}
@@ -110,15 +121,12 @@ def test_sweep_run_equals_fit_cli_run(sweep, tmp_path):
 
 def test_report_flags_runs_stopped_by_the_epoch_cap(sweep, tmp_path):
     """Every tiny run trains one epoch (best = last); one run is edited to have trained past its best."""
-    output, _, _ = sweep
-    copy = tmp_path / "sweep"
-    shutil.copytree(output / "runs", copy / "runs")
-    edited = sorted((copy / "runs").glob("*/results.json"))[0]
-    edited.write_text(json.dumps(json.loads(edited.read_text()) | {"best_epoch": 3, "epochs": 6}))
-    completed = run_module("trainers.sweep", "--report_only", f"--output_dir={copy}")
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    text = (copy / "report.md").read_text()
-    results = [json.loads(path.read_text()) for path in (copy / "runs").glob("*/results.json")]
+    def train_one_run_past_its_best(runs):
+        edited = sorted(runs.glob("*/results.json"))[0]
+        edited.write_text(json.dumps(json.loads(edited.read_text()) | {"best_epoch": 3, "epochs": 6}))
+
+    runs, text = rebuilt_report(sweep[0], tmp_path, train_one_run_past_its_best)
+    results = [json.loads(path.read_text()) for path in runs.glob("*/results.json")]
     capped = sum(result["best_epoch"] == result["epochs"] for result in results)
     assert capped == len(results) - 1
     assert f"**{capped} of {len(results)} runs had their best validation AUC at their last epoch**" in text
@@ -143,18 +151,13 @@ def test_bad_flags_fail_before_any_work(synthetic_criteo_dir, tmp_path, flag, me
 
 def test_report_marks_cells_with_fewer_seeds(sweep, tmp_path):
     """A cell left with one seed shows that run's value alone, without a std, and its seed count."""
-    output, _, _ = sweep
-    copy = tmp_path / "sweep"
-    shutil.copytree(output / "runs", copy / "runs")
     prefix = run_prefix(MODELS[0], "ME", 2)
-    removed, kept = sorted(path for path in (copy / "runs").iterdir() if path.name.startswith(prefix))
-    shutil.rmtree(removed)
-    completed = run_module("trainers.sweep", "--report_only", f"--output_dir={copy}")
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    text = (copy / "report.md").read_text()
+    runs, text = rebuilt_report(sweep[0], tmp_path, lambda runs: shutil.rmtree(
+        sorted(path for path in runs.iterdir() if path.name.startswith(prefix))[0]))
+    (kept,) = [path for path in runs.iterdir() if path.name.startswith(prefix)]
     assert "seeds per cell: 1, 2" in text
     cells = {(label, mode): row.split(" | ") for label, mode, row in table_rows(text, "## Test AUC")}
     auc = json.loads((kept / "results.json").read_text())["test_auc"]
     value = re.fullmatch(r"(?:\*\*)?([\d.]+)(?:\*\*)? \(n=1\)", cells[MODELS[0], "ME"][1])
     assert value and float(value.group(1)) == pytest.approx(auc, abs=6e-6)
-    assert all(CELL.match(cell) for key, row in cells.items() for cell in row if cell != cells[MODELS[0], "ME"][1])
+    assert all(CELL.match(cell) for row in cells.values() for cell in row if cell != cells[MODELS[0], "ME"][1])
