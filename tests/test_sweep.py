@@ -152,8 +152,11 @@ def test_bad_flags_fail_before_any_work(synthetic_criteo_dir, tmp_path, flag, me
 def test_report_marks_cells_with_fewer_seeds(sweep, tmp_path):
     """A cell left with one seed shows that run's value alone, without a std, and its seed count."""
     prefix = run_prefix(MODELS[0], "ME", 2)
-    runs, text = rebuilt_report(sweep[0], tmp_path, lambda runs: shutil.rmtree(
-        sorted(path for path in runs.iterdir() if path.name.startswith(prefix))[0]))
+
+    def remove_one_seed_of_the_cell(runs):
+        shutil.rmtree(sorted(path for path in runs.iterdir() if path.name.startswith(prefix))[0])
+
+    runs, text = rebuilt_report(sweep[0], tmp_path, remove_one_seed_of_the_cell)
     (kept,) = [path for path in runs.iterdir() if path.name.startswith(prefix)]
     assert "seeds per cell: 1, 2" in text
     cells = {(label, mode): row.split(" | ") for label, mode, row in table_rows(text, "## Test AUC")}
