@@ -51,12 +51,19 @@ def mean_std(values):
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def swept_modes(rows, label):
+    """The embedding modes a model was swept in: those of its runs above scale 1, or both modes when it
+    has base runs only (the base is both). A model swept with --embeddings=single gets no ME row."""
+    scaled = {row["embedding"] for row in rows if row["label"] == label and row["scale"] != 1}
+    return [embedding for _, embedding in MODES if embedding in scaled or not scaled]
+
+
 def summarize(rows, metric):
     """{(label, embedding, scale): (mean, std, n)} over every cell that has runs."""
     summary = {}
     for label in sorted({row["label"] for row in rows}):
         for scale in sorted({row["scale"] for row in rows}):
-            for _, embedding in MODES:
+            for embedding in swept_modes(rows, label):
                 values = cell_values(rows, label, embedding, scale, metric)
                 if values:
                     summary[label, embedding, scale] = (*mean_std(values), len(values))
@@ -75,7 +82,8 @@ def cell_text(mean, std, n, digits, most_seeds):
 
 
 def markdown_table(summary, digits, mark_best):
-    """Paper Table 1 layout: one SE and one ME row per model, one column per scale."""
+    """Paper Table 1 layout: an SE and an ME row per model (only the modes it was swept in), one column
+    per scale."""
     scales = sorted({scale for _, _, scale in summary})
     most_seeds = max(n for _, _, n in summary.values())
     lines = ["| model | mode | " + " | ".join(map(scale_header, scales)) + " |",
@@ -83,7 +91,9 @@ def markdown_table(summary, digits, mark_best):
     for label in sorted({label for label, _, _ in summary}):
         for mode, embedding in MODES:
             cells = {scale: summary[label, embedding, scale] for scale in scales if (label, embedding, scale) in summary}
-            best = max(cells, key=lambda scale: cells[scale][0]) if mark_best and cells else None
+            if not cells:
+                continue
+            best = max(cells, key=lambda scale: cells[scale][0]) if mark_best else None
             texts = []
             for scale in scales:
                 if scale not in cells:
