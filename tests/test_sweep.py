@@ -175,12 +175,12 @@ def test_report_lists_only_the_modes_a_model_was_swept_in(sweep, tmp_path):
                 shutil.rmtree(path)
 
     runs, text = rebuilt_report(sweep[0], tmp_path, remove_the_multi_embedding_runs_of_one_model)
-    for heading in ("## Test AUC", "## Mean information abundance", "## Best epoch"):
-        rows = {(label, mode): row.split(" | ") for label, mode, row in table_rows(text, heading)}
+    tables = {heading: {(label, mode): row.split(" | ") for label, mode, row in table_rows(text, heading)}
+              for heading in ("## Test AUC", "## Mean information abundance", "## Best epoch")}
+    for rows in tables.values():
         assert set(rows) == {(MODELS[0], "SE"), (MODELS[0], "ME"), (MODELS[1], "SE")}
         assert all(cell for row in rows.values() for cell in row)
     base_auc = statistics.fmean(json.loads(path.read_text())["test_auc"]
                                 for path in runs.glob(run_prefix(MODELS[1], "SE", 1) + "*/results.json"))
-    base_cell = CELL.match(dict(((label, mode), row) for label, mode, row in table_rows(text, "## Test AUC"))
-                           [MODELS[1], "SE"].split(" | ")[0])
+    base_cell = CELL.match(tables["## Test AUC"][MODELS[1], "SE"][0])
     assert float(base_cell.group(1)) == pytest.approx(base_auc, abs=6e-6)

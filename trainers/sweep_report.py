@@ -61,9 +61,11 @@ def swept_modes(rows, label):
 def summarize(rows, metric):
     """{(label, embedding, scale): (mean, std, n)} over every cell that has runs."""
     summary = {}
+    scales = sorted({row["scale"] for row in rows})
     for label in sorted({row["label"] for row in rows}):
-        for scale in sorted({row["scale"] for row in rows}):
-            for embedding in swept_modes(rows, label):
+        modes = swept_modes(rows, label)
+        for scale in scales:
+            for embedding in modes:
                 values = cell_values(rows, label, embedding, scale, metric)
                 if values:
                     summary[label, embedding, scale] = (*mean_std(values), len(values))
