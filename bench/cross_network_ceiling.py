@@ -2,10 +2,13 @@
 
     python -m bench.cross_network_ceiling                 # ME 10x on Criteo: 10 sets of 39 x 10
     python -m bench.cross_network_ceiling --sets 1 --dim 100
+    python -m bench.cross_network_ceiling --sets 1 --dim 100 --ranks full,195   # SE 10x, full vs low rank
 
 Times one training step's worth of `tf_multiemb.layers.CrossNetV2` (forward, and the backward pass
 to its input and weights; no embedding, MLP, BatchNorm, dropout or optimizer) on a random
 (batch, M, N, K) input, and a float32 2048^2 matmul in the same process, in alternating rounds.
+With several `--ranks` (full-rank W_l, or the low-rank U_l V_l^T of rank r) every layer is timed in
+the same rounds and each line also gives its step time as a ratio to the first.
 FLOPs are 3 x the forward contractions counted as in bench.train_throughput
 (2 x layers x M x batch x (N K)^2 forward). TensorFlow runs with its oneDNN kernels, like `trainers`, unless
 TF_ENABLE_ONEDNN_OPTS is set.
@@ -25,9 +28,9 @@ from bench.train_throughput import TRAINING_FLOPS_PER_FORWARD, counting_contract
 from tf_multiemb.layers import CrossNetV2
 
 
-def cross_network_step(sets, fields, dim, layers, batch_size):
+def cross_network_step(sets, fields, dim, layers, batch_size, projection_dim=None):
     """A compiled function running CrossNetV2 forward and backward; and its FLOPs per call."""
-    layer = CrossNetV2(num_layers=layers)
+    layer = CrossNetV2(num_layers=layers, projection_dim=projection_dim)
     inputs = tf.constant(np.random.default_rng(0).normal(size=(batch_size, sets, fields, dim)), tf.float32)
     with counting_contractions({"flops": 0}) as counter:
         layer(inputs)  # builds the layer; counts its forward contractions
@@ -42,6 +45,11 @@ def cross_network_step(sets, fields, dim, layers, batch_size):
     return step, TRAINING_FLOPS_PER_FORWARD * counter["flops"]
 
 
+def parse_ranks(text):
+    """'full,195' -> [None, 195]: None is the full-rank kernel, r the low-rank projection_dim."""
+    return [None if item.strip() == "full" else int(item) for item in text.split(",") if item.strip()]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", type=int, default=10, help="M, embedding sets")
@@ -49,22 +57,31 @@ def main(argv=None):
     parser.add_argument("--dim", type=int, default=10, help="K, width of each set")
     parser.add_argument("--layers", type=int, default=4, help="cross layers (the paper's DCNv2: 4)")
     parser.add_argument("--batch_size", type=int, default=2048)
+    parser.add_argument("--ranks", type=parse_ranks, default=[None],
+                        help="comma list of cross kernels to time: 'full' (W_l) or a rank r (U_l V_l^T)")
     parser.add_argument("--repeats", type=int, default=5, help="alternating rounds (median step, best peak)")
     args = parser.parse_args(argv)
 
-    step, flops = cross_network_step(args.sets, args.fields, args.dim, args.layers, args.batch_size)
-    step()[0].numpy()  # traces and warms up
-    seconds, peaks = [], []
+    steps = [cross_network_step(args.sets, args.fields, args.dim, args.layers, args.batch_size, rank)
+             for rank in args.ranks]
+    for step, _ in steps:
+        step()[0].numpy()  # traces and warms up
+    seconds, peaks = [[] for _ in steps], []
     for _ in range(args.repeats):
-        start = time.perf_counter()
-        step()[0].numpy()
-        seconds.append(time.perf_counter() - start)
+        for (step, _), times in zip(steps, seconds):
+            start = time.perf_counter()
+            step()[0].numpy()
+            times.append(time.perf_counter() - start)
         peaks.append(peak_gflops(repeats=1))
-    achieved, peak = flops / statistics.median(seconds) / 1e9, max(peaks)
-    print(f"CrossNetV2 M={args.sets} N={args.fields} K={args.dim} x{args.layers} layers, batch {args.batch_size}: "
-          f"{1e3 * statistics.median(seconds):.0f} ms per forward+backward, {achieved:.1f} GFLOP/s, "
-          f"{100 * achieved / peak:.0f}% of the float32 matmul peak {peak:.0f} GFLOP/s "
-          f"(oneDNN {'on' if os.environ['TF_ENABLE_ONEDNN_OPTS'] == '1' else 'off'})")
+    peak, first_median = max(peaks), statistics.median(seconds[0])
+    for rank, (_, flops), times in zip(args.ranks, steps, seconds):
+        median = statistics.median(times)
+        achieved = flops / median / 1e9
+        print(f"CrossNetV2 M={args.sets} N={args.fields} K={args.dim} x{args.layers} layers, "
+              f"{'full rank' if rank is None else f'rank {rank}'}, batch {args.batch_size}: "
+              f"{1e3 * median:.0f} ms per forward+backward ({median / first_median:.2f}x the first), "
+              f"{achieved:.1f} GFLOP/s, {100 * achieved / peak:.0f}% of the float32 matmul peak "
+              f"{peak:.0f} GFLOP/s (oneDNN {'on' if os.environ['TF_ENABLE_ONEDNN_OPTS'] == '1' else 'off'})")
 
 
 if __name__ == "__main__":

@@ -48,13 +48,21 @@ def test_default_output_matches_numpy_formula():
     assert [w.name for w in layer.weights] == ["kernel_0", "kernel_1", "bias_0", "bias_1"]
 
 
-def test_low_rank_output_matches_numpy_formula():
-    layer = built_layer(projection_dim=2)
+@pytest.mark.parametrize("shared_across_sets", [False, True])
+def test_low_rank_output_matches_numpy_formula_without_forming_the_kernel(monkeypatch, shared_across_sets):
+    layer = built_layer(projection_dim=2, shared_across_sets=shared_across_sets)
     set_random_biases(layer)
     embeddings = random_embeddings()
     kernels = [np.asarray(d) @ np.asarray(u) for d, u in zip(layer.down_kernels, layer.up_kernels)]
-    assert kernels[0].shape == (NUM_SETS, WIDTH, WIDTH) and np.linalg.matrix_rank(kernels[0][0]) == 2
-    expected = numpy_cross(embeddings, kernels, [np.asarray(b) for b in layer.biases])
+    assert kernels[0].shape[1:] == (WIDTH, WIDTH) and np.linalg.matrix_rank(kernels[0][0]) == 2
+    expected = numpy_cross(embeddings, [np.broadcast_to(k, (NUM_SETS, WIDTH, WIDTH)) for k in kernels],
+                           [np.broadcast_to(np.asarray(b), (NUM_SETS, WIDTH)) for b in layer.biases])
+
+    def forming_the_kernel():
+        raise AssertionError("the forward pass formed U V^T, an NK x NK matrix")
+
+    # Without penalties the forward pass must use (x U) V^T: forming W costs (NK)^2 per example.
+    monkeypatch.setattr(layer, "effective_kernels", forming_the_kernel)
     np.testing.assert_allclose(np.asarray(layer(embeddings)), expected, rtol=1e-4, atol=1e-5)
 
 

@@ -87,6 +87,13 @@ class CrossNetV2(keras.layers.Layer):
             return list(self.kernels)
         return [ops.matmul(down, up) for down, up in zip(self.down_kernels, self.up_kernels)]
 
+    def transform(self, x, layer):
+        """x W_l for set-major x (M, batch, NK). Low rank is (x U_l) V_l^T: 2 NK r multiply-adds per
+        example instead of (NK)^2, and W_l = U_l V_l^T is never formed."""
+        if self.projection_dim is None:
+            return ops.matmul(x, self.kernels[layer])
+        return ops.matmul(ops.matmul(x, self.down_kernels[layer]), self.up_kernels[layer])
+
     def kernel_blocks(self, kernel):
         """(M', NK, NK) kernel -> (M', N, N, K, K) blocks; [m, i, j] maps field i into field j's slot."""
         n, k = self.num_fields, self.field_dim
@@ -119,8 +126,8 @@ class CrossNetV2(keras.layers.Layer):
         # kernel (1, NK, NK) broadcasts over them.
         x0 = ops.transpose(ops.reshape(embeddings, (-1, num_sets, width)), (1, 0, 2))
         x = x0
-        for kernel, bias in zip(self.effective_kernels(), self.biases):
-            x = ops.add(ops.multiply(x0, ops.add(ops.matmul(x, kernel), ops.expand_dims(bias, 1))), x)
+        for layer, bias in enumerate(self.biases):
+            x = ops.add(ops.multiply(x0, ops.add(self.transform(x, layer), ops.expand_dims(bias, 1))), x)
         if self.orthogonal_regularization > 0:
             self.add_loss(self.orthogonal_regularization * self.orthogonality_penalty())
         if self.set_variance_regularization > 0:
