@@ -9,9 +9,9 @@ to its input and weights; no embedding, MLP, BatchNorm, dropout or optimizer) on
 (batch, M, N, K) input, and a float32 2048^2 matmul in the same process, in alternating rounds.
 With several `--ranks` (full-rank W_l, or the low-rank U_l V_l^T of rank r) every layer is timed in
 the same rounds and each line also gives its step time as a ratio to the first.
-FLOPs are 3 x the forward contractions counted as in bench.train_throughput
-(2 x layers x M x batch x (N K)^2 forward). TensorFlow runs with its oneDNN kernels, like `trainers`, unless
-TF_ENABLE_ONEDNN_OPTS is set.
+FLOPs are 3 x the forward contractions counted as in bench.train_throughput (forward: 2 x layers x
+M x batch x (N K)^2 at full rank, 2 x layers x M x batch x 2 N K r at rank r). TensorFlow runs with
+its oneDNN kernels, like `trainers`, unless TF_ENABLE_ONEDNN_OPTS is set.
 """
 
 import argparse

@@ -123,11 +123,12 @@ class CrossNetV2(keras.layers.Layer):
         num_sets = embeddings.shape[1]
         width = embeddings.shape[2] * embeddings.shape[3]
         # Set-major (M, batch, NK): every layer is one batched matmul over the sets; a shared
-        # kernel (1, NK, NK) broadcasts over them.
+        # kernel (1, NK, NK), or (1, NK, r) and (1, r, NK) at low rank, broadcasts over them.
         x0 = ops.transpose(ops.reshape(embeddings, (-1, num_sets, width)), (1, 0, 2))
         x = x0
-        for layer, bias in enumerate(self.biases):
-            x = ops.add(ops.multiply(x0, ops.add(self.transform(x, layer), ops.expand_dims(bias, 1))), x)
+        for layer in range(self.num_layers):
+            bias = ops.expand_dims(self.biases[layer], 1)
+            x = ops.add(ops.multiply(x0, ops.add(self.transform(x, layer), bias)), x)
         if self.orthogonal_regularization > 0:
             self.add_loss(self.orthogonal_regularization * self.orthogonality_penalty())
         if self.set_variance_regularization > 0:
