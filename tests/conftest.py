@@ -9,14 +9,14 @@ from datasets.conversion import convert
 from datasets.criteo import TSV as CRITEO_TSV
 from datasets.reader import make_dataset
 from datasets.schema import SPLITS, field_dims
-from tests.shared_data import shared_data_file
+from tests.sample_data import sample_file
 
 
 @pytest.fixture(scope="session")
 def criteo_10k_dir(tmp_path_factory):
-    """../shared/data/criteo/train-10k.txt converted with min-count 10, split 8:1:1 (seed 0)."""
+    """tests/data/criteo/train-10k.txt converted with min-count 10, split 8:1:1 (seed 0)."""
     output = tmp_path_factory.mktemp("criteo10k") / "data"
-    convert(CRITEO_TSV, shared_data_file("criteo/train-10k.txt"), str(output), min_count=10)
+    convert(CRITEO_TSV, sample_file("criteo/train-10k.txt"), str(output), min_count=10)
     return str(output)
 
 

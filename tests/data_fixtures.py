@@ -1,4 +1,4 @@
-"""Helpers for the data tests: the real samples (tests.shared_data) and reading converted output."""
+"""Helpers for the data tests: the real samples (tests.sample_data) and reading converted output."""
 
 import os
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from tests.data_fixtures import read_records, shard_bytes
-from tests.shared_data import shared_data_file
+from tests.sample_data import sample_file
 
 from datasets.avazu import COLUMNS, AvazuFormat
 from datasets.conversion import ConversionError, convert
@@ -25,7 +25,7 @@ def independent_cardinalities(path, min_count):
 
 @pytest.mark.parametrize("sample, min_count", [("avazu/train-10k.csv", 4), ("avazu/sample-100.csv", 2)])
 def test_rows_and_cardinalities(sample, min_count, tmp_path):
-    path = shared_data_file(sample)
+    path = sample_file(sample)
     schema = convert(AvazuFormat(), path, str(tmp_path / "out"), min_count, train_shards=2)
     num_rows, expected = independent_cardinalities(path, min_count)
     assert sum(schema["rows"].values()) == num_rows and schema["bad_rows"]["total"] == 0
@@ -37,7 +37,7 @@ def test_rows_and_cardinalities(sample, min_count, tmp_path):
 
 
 def test_crlf_and_lf_give_the_same_output(tmp_path):
-    with open(shared_data_file("avazu/train-10k.csv"), "rb") as handle:
+    with open(sample_file("avazu/train-10k.csv"), "rb") as handle:
         crlf = handle.read()
     assert b"\r\n" in crlf
     (tmp_path / "crlf.csv").write_bytes(crlf)
@@ -48,7 +48,7 @@ def test_crlf_and_lf_give_the_same_output(tmp_path):
 
 
 def test_hour_features(tmp_path):
-    schema = convert(AvazuFormat(hour_features=True), shared_data_file("avazu/train-10k.csv"), str(tmp_path / "out"), 4)
+    schema = convert(AvazuFormat(hour_features=True), sample_file("avazu/train-10k.csv"), str(tmp_path / "out"), 4)
     names = [f["name"] for f in schema["fields"]]
     assert names[-2:] == ["hour_of_day", "weekday"] and len(names) == 24
     vocab = {name: open(os.path.join(tmp_path, "out", "vocab", f"{name}.txt")).read().split()
@@ -61,7 +61,7 @@ def test_header_only_and_bad_rows(tmp_path):
     (tmp_path / "header.csv").write_text(header)
     with pytest.raises(ConversionError, match="no valid avazu rows"):
         convert(AvazuFormat(), str(tmp_path / "header.csv"), str(tmp_path / "out"), 4)
-    with open(shared_data_file("avazu/sample-100.csv")) as handle:
+    with open(sample_file("avazu/sample-100.csv")) as handle:
         lines = handle.readlines()
     lines.insert(3, lines[5].replace(",0,", ",7,", 1))
     lines.insert(6, header)
@@ -74,7 +74,7 @@ def test_header_only_and_bad_rows(tmp_path):
 
 def test_cli(tmp_path):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, "-m", "datasets.avazu", f"--input={shared_data_file('avazu/sample-100.csv')}",
+    result = subprocess.run([sys.executable, "-m", "datasets.avazu", f"--input={sample_file('avazu/sample-100.csv')}",
                              f"--output_dir={tmp_path / 'out'}", "--hour_features"],
                             cwd=repo, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tests.data_fixtures import read_records, shard_bytes
-from tests.shared_data import shared_data_file
+from tests.sample_data import sample_file
 
 from datasets import criteo
 from datasets.conversion import ConversionError, convert
@@ -39,7 +39,7 @@ def independent_tokens(line):
 
 @pytest.fixture(scope="module")
 def train_10k():
-    return shared_data_file("criteo/train-10k.txt")
+    return sample_file("criteo/train-10k.txt")
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +230,7 @@ def test_gzip_input_gives_the_same_output(train_10k, converted, tmp_path):
 
 
 def test_kaggle_csv_with_header(tmp_path):
-    path = shared_data_file("criteo/kaggle-random-4584.csv")
+    path = sample_file("criteo/kaggle-random-4584.csv")
     assert criteo.detect_format(path) is criteo.CSV
     schema = convert(criteo.CSV, path, str(tmp_path / "out"), 2)
     assert sum(schema["rows"].values()) == 4584 and schema["bad_rows"]["total"] == 0
@@ -239,13 +239,13 @@ def test_kaggle_csv_with_header(tmp_path):
 
 
 def test_raw_rows_labelled_unlabelled_and_csv(train_10k):
-    rows = list(criteo.raw_rows(shared_data_file("criteo/test-unlabeled-10k.txt")))
+    rows = list(criteo.raw_rows(sample_file("criteo/test-unlabeled-10k.txt")))
     assert len(rows) == 10000 and list(rows[0]) == [name for name, _ in criteo.FIELDS]
     with open(train_10k) as handle:
         first = handle.readline().rstrip("\n").split("\t")
     row = next(criteo.raw_rows(train_10k))
     assert row["I1"] == (int(first[1]) if first[1] else None) and row["C1"] == (first[14] or None)
-    csv_rows = list(criteo.raw_rows(shared_data_file("criteo/kaggle-random-4584.csv")))
+    csv_rows = list(criteo.raw_rows(sample_file("criteo/kaggle-random-4584.csv")))
     assert len(csv_rows) == 4584
     assert all(isinstance(r["I2"], int) for r in csv_rows) and any(r["I12"] is None for r in csv_rows)
 

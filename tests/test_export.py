@@ -24,15 +24,15 @@ from datasets.criteo import raw_rows
 from export.requests import columns_from_rows, example_from_raw
 from export.saved_model import WARMUP_FILE, export_run
 from trainers.config import FitConfig
-from tests.shared_data import shared_data_file
+from tests.sample_data import sample_file
 from trainers.fit import train
 
 CLI = Path(sys.executable).with_name("saved_model_cli")
 
 
 def real_sample(name):
-    """Path of a real Criteo sample in ../shared/data (the test fails when it is missing)."""
-    return Path(shared_data_file(f"criteo/{name}"))
+    """Path of a real Criteo sample in tests/data."""
+    return Path(sample_file(f"criteo/{name}"))
 
 
 @functools.cache

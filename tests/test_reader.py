@@ -5,7 +5,7 @@ import collections
 import numpy as np
 import pytest
 from tests.data_fixtures import read_records
-from tests.shared_data import shared_data_file
+from tests.sample_data import sample_file
 
 from datasets import criteo
 from datasets.conversion import convert
@@ -15,7 +15,7 @@ from datasets.reader import make_dataset
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("reader") / "criteo")
-    convert(criteo.TSV, shared_data_file("criteo/train-10k.txt"), out, 10, train_shards=4)
+    convert(criteo.TSV, sample_file("criteo/train-10k.txt"), out, 10, train_shards=4)
     return out
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 from tests.data_fixtures import read_records
-from tests.shared_data import shared_data_file
+from tests.sample_data import sample_file
 
 from datasets import criteo
 from datasets.conversion import convert
@@ -29,7 +29,7 @@ def rows(builder, split):
 def test_criteo_builder_matches_the_converter(tmp_path):
     manual = tmp_path / "manual"
     manual.mkdir()
-    shutil.copy(shared_data_file("criteo/train-10k.txt"), manual / "train.txt")
+    shutil.copy(sample_file("criteo/train-10k.txt"), manual / "train.txt")
     builder = build(CriteoClicks, manual, tmp_path / "tfds")
     convert(criteo.TSV, str(manual / "train.txt"), str(tmp_path / "converted"), 10)
     schema = load_schema(str(tmp_path / "converted"))
@@ -44,7 +44,7 @@ def test_avazu_builder_and_missing_file(tmp_path):
     manual.mkdir()
     with pytest.raises(Exception, match="train.csv"):
         build(AvazuClicks, manual, tmp_path / "tfds")
-    shutil.copy(shared_data_file("avazu/train-10k.csv"), manual / "train.csv")
+    shutil.copy(sample_file("avazu/train-10k.csv"), manual / "train.csv")
     builder = build(AvazuClicks, manual, tmp_path / "tfds2")
     assert sum(builder.info.splits[s].num_examples for s in ("train", "val", "test")) == 9999
     assert len(builder.info.metadata["cardinalities"]) == 22
@@ -52,7 +52,7 @@ def test_avazu_builder_and_missing_file(tmp_path):
 
 
 def test_criteo_builder_enforces_the_error_budget(tmp_path):
-    lines = open(shared_data_file("criteo/train-10k.txt"), encoding="utf-8").read().splitlines(keepends=True)
+    lines = open(sample_file("criteo/train-10k.txt"), encoding="utf-8").read().splitlines(keepends=True)
     broken = set(range(5, len(lines), 50))  # 2% of the lines lose their last column
     manual = tmp_path / "manual"
     manual.mkdir()

@@ -11,7 +11,7 @@ import tensorflow as tf
 from datasets.criteo import raw_rows
 from export.requests import example_from_raw
 from export.saved_model import export_run
-from tests.shared_data import shared_data_file
+from tests.sample_data import sample_file
 from tf_multiemb import BACKBONES
 from trainers.config import FitConfig
 from trainers.fit import train
@@ -29,7 +29,7 @@ def test_fit_and_export_every_backbone(name, embedding, scale, criteo_10k_dir, t
     export_dir = tmp_path / "export" / "1"
     export_run(str(run_dir), str(export_dir))
     loaded = tf.saved_model.load(str(export_dir))
-    rows = list(itertools.islice(raw_rows(shared_data_file("criteo/train-10k.txt")), 64))
+    rows = list(itertools.islice(raw_rows(sample_file("criteo/train-10k.txt")), 64))
     examples = tf.constant([example_from_raw(row) for row in rows])
     ids = loaded.signatures["preprocess_examples"](examples=examples)["ids"].numpy()
     exported = loaded.signatures["serving_default"](examples=examples)["probability"].numpy()
