@@ -1,4 +1,4 @@
-"""tf.data input pipeline over converted TFRecords (DESIGN.md data flow).
+"""tf.data input pipeline over converted TFRecords (docs/design.md, "Data flow").
 
 Interleave shards -> shuffle examples -> batch -> parse the whole batch with one parse_example ->
 prefetch. Yields (ids int32 (batch, N), label float32 (batch, 1)).

@@ -1,4 +1,4 @@
-"""`schema.json`: the contract between converted data, models and the exporter (DESIGN.md).
+"""`schema.json`: the contract between converted data, models and the exporter (docs/design.md, "schema.json").
 
 Holds the ordered fields (name, kind, cardinality D_i with the OOV id included, vocabulary file),
 the split rule, row counts and bad-row counts. The model needs only `field_dims`; the exporter

@@ -6,7 +6,7 @@
     python -m datasets.synthetic --rows=1000000 --output=rich.txt --teacher_patterns=8 --teacher_latent_dim=8
 
 The output is a function of (format, rows, seed, cardinality scale, teacher shape). Field cardinalities follow the full
-data sets' shape (REFERENCE.md: Criteo sum D_i ~1.08M, max ~0.19M, min 4; Avazu sum ~2.02M, max
+data sets' shape (the paper's Appendix C.1: Criteo sum D_i ~1.08M, max ~0.19M, min 4; Avazu sum ~2.02M, max
 ~1.61M) scaled so that the largest field has `max_cardinality` values; values are Zipf-distributed
 (exponent 1.1) and some fields are often missing, as in the real logs. Labels come from `PlantedTeacher`.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from absl import app, flags
 
 CRITEO_NUMERIC = 13
-# Raw integer ranges of I1..I13 and value counts of C1..C26: sum ~1.08M, max 190k (REFERENCE.md).
+# Raw integer ranges of I1..I13 and value counts of C1..C26: sum ~1.08M, max 190k (the paper's Criteo statistics).
 CRITEO_NUMERIC_RANGES = [60, 2000, 500, 50, 20000, 800, 200, 50, 800, 5, 50, 50, 300]
 CRITEO_CATEGORICAL = [1445, 553, 190000, 150000, 305, 19, 11930, 629, 3, 60000, 5130, 175000, 3175, 27, 11254,
                       180000, 10, 4605, 2017, 3, 185000, 18, 15, 64000, 71, 34678]
