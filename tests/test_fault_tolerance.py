@@ -70,7 +70,7 @@ def test_a_diverged_epoch_hides_its_validation_metrics_from_checkpointing(tmp_pa
     import keras
 
     from trainers.config import FitConfig
-    from trainers.fit import training_callbacks
+    from trainers.training_callbacks import training_callbacks
 
     schema = {"fields": [{"name": "I1"}]}
     guard = training_callbacks(FitConfig(), str(tmp_path), schema, 0)["nonfinite"]

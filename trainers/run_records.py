@@ -1,0 +1,84 @@
+"""The records a run directory keeps besides the model: schema copy, flags, versions, epoch logs, digests.
+
+Layout of the whole run directory: docs/design.md, "Run directory".
+"""
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from trainers.config import as_flagfile
+
+
+def copy_schema(data_dir, run_dir):
+    """The exporter rebuilds preprocessing from this copy alone."""
+    from datasets.schema import SCHEMA_FILE
+
+    target = os.path.join(run_dir, "data_schema")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(os.path.join(data_dir, "vocab"), os.path.join(target, "vocab"))
+    shutil.copy(os.path.join(data_dir, SCHEMA_FILE), target)
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def write_run_info(config, run_dir):
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    from datasets.schema import schema_hash
+
+    with open(os.path.join(run_dir, "flags.txt"), "w") as handle:
+        handle.write(as_flagfile(config))
+    info = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": numpy.__version__,
+            "python": sys.version.split()[0], "data_schema_sha256": schema_hash(config.data_dir),
+            "git_commit": git_commit()}
+    with open(os.path.join(run_dir, "run_info.json"), "w") as handle:
+        json.dump(info, handle, indent=2)
+
+
+def completed_epochs(backup_dir):
+    """Epochs a previous, interrupted run finished (BackupAndRestore's metadata); 0 for a fresh run."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    with open(path) as handle:
+        return json.load(handle)["epoch"]
+
+
+def read_epoch_log(path):
+    """Rows of the CSVLogger file as {column: float}; [] when absent."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as handle:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+
+
+def truncate_logs(run_dir, epochs):
+    """Keeps the first `epochs` records of the per-epoch logs (a crash may have logged an unsaved epoch)."""
+    for name, header_lines in (("epochs.csv", 1), ("information_abundance.jsonl", 0)):
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            with open(path) as handle:
+                lines = handle.readlines()[:header_lines + epochs] if epochs else []
+            with open(path, "w") as handle:
+                handle.writelines(lines)
+
+
+def weights_digest(model):
+    """sha256 over all model weights: equal digests mean bit-identical weights."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(weight.tobytes())
+    return digest.hexdigest()
