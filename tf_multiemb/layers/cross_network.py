@@ -12,6 +12,8 @@ Options for the paper's analyses of DCNv2:
 import keras
 from keras import ops
 
+from tf_multiemb.cross_blocks import kernel_blocks
+
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
 class CrossNetV2(keras.layers.Layer):
@@ -52,7 +54,7 @@ class CrossNetV2(keras.layers.Layer):
 
     def build(self, input_shape):
         num_sets, num_fields, dim = input_shape[1], input_shape[2], input_shape[3]
-        self.num_sets, self.num_fields, self.field_dim = num_sets, num_fields, dim
+        self.field_dim = dim  # K, for splitting kernels into field-pair blocks
         width = num_fields * dim
         weight_sets = 1 if self.shared_across_sets else num_sets
         if self.projection_dim is None:
@@ -94,17 +96,12 @@ class CrossNetV2(keras.layers.Layer):
             return ops.matmul(x, self.kernels[layer])
         return ops.matmul(ops.matmul(x, self.down_kernels[layer]), self.up_kernels[layer])
 
-    def kernel_blocks(self, kernel):
-        """(M', NK, NK) kernel -> (M', N, N, K, K) blocks; [m, i, j] maps field i into field j's slot."""
-        n, k = self.num_fields, self.field_dim
-        return ops.transpose(ops.reshape(kernel, (-1, n, k, n, k)), (0, 1, 3, 2, 4))
-
     def orthogonality_penalty(self):
         """sum_{l,m,i,j} ||B^T B - lambda I||_F^2 over K x K blocks B (Section 4.2 Evidence III, Appendix K)."""
         identity = ops.eye(self.field_dim, dtype=self.block_scales.dtype)
         total = 0.0
         for layer, kernel in enumerate(self.effective_kernels()):
-            blocks = self.kernel_blocks(kernel)
+            blocks = kernel_blocks(kernel, self.field_dim, ops)
             products = ops.einsum("mijab,mijac->mijbc", blocks, blocks)
             scaled_identity = self.block_scales[layer][..., None, None] * identity
             total = total + ops.sum(ops.square(products - scaled_identity))
@@ -114,7 +111,7 @@ class CrossNetV2(keras.layers.Layer):
         """sum_{l,i,j} Var_m ||W_{i->j}^{(m)}||_F (Section 5.3, ablation (b))."""
         total = 0.0
         for kernel in self.effective_kernels():
-            blocks = self.kernel_blocks(kernel)
+            blocks = kernel_blocks(kernel, self.field_dim, ops)
             norms = ops.sqrt(ops.sum(ops.square(blocks), axis=(3, 4)))
             total = total + ops.sum(ops.var(norms, axis=0))
         return total
