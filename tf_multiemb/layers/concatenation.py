@@ -17,7 +17,7 @@ class FieldConcatenation(keras.layers.Layer):
         (batch, M, N, K).
 
     Output shape:
-        (batch, M, N*K).
+        (batch, M, N*K): [e_1, ..., e_N] of every set.
 
     Example:
 

@@ -44,10 +44,10 @@ class CrossNetV2(keras.layers.Layer):
         **kwargs: Arguments of `keras.layers.Layer`.
 
     Input shape:
-        (batch, M, N, K).
+        (batch, M, N, K); each set's N*K values form its x_0.
 
     Output shape:
-        (batch, M, N*K).
+        (batch, M, N*K): x_L, the last cross layer's output, of every set.
 
     Example:
 
