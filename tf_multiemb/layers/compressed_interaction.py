@@ -10,12 +10,14 @@ from tf_multiemb.types import InitializerLike, Shape, Tensor
 class CompressedInteraction(keras.layers.Layer):
     """xDeepFM's interaction: sum-pooled CIN feature maps beside the flat embeddings, per set.
 
-    The output is [p^1, ..., p^L, e_1, ..., e_N]. CIN: X^0 = the N x K embedding matrix, X^l_h = sum_{i,j} W^{l,h}_{ij} (X^{l-1}_i * X^0_j)
-    (Eq. 6, linear, no bias), each layer's H_l feature maps sum-pooled over K (Eq. 8) and all
-    layers concatenated. xDeepFM's DNN branch reads the flat embeddings; here both are concatenated
-    so the model's per-set projection is at the same time the DNN's first hidden layer and a
-    non-linear layer on the CIN output. The paper's code instead averages the CIN output over sets
-    and adds it to the logit (Appendix C.2); feeding it through the projection keeps one wrapper.
+    The output is [p^1, ..., p^L, e_1, ..., e_N]. CIN: X^0 = the N x K embedding matrix,
+    X^l_h = sum_{i,j} W^{l,h}_{ij} (X^{l-1}_i * X^0_j) (Eq. 6, linear, no bias), each layer's H_l
+    feature maps p^l sum-pooled over K (Eq. 8) and all layers concatenated. xDeepFM's DNN branch
+    reads the flat embeddings; here both are concatenated so the model's per-set projection is at
+    the same time the DNN's first hidden layer and a non-linear layer on the CIN output. The
+    authors' released code instead averages the CIN output over sets and adds it to the logit
+    (Appendix C.2; docs/design.md, "Deviations from the original architectures"); feeding it
+    through the projection keeps one wrapper.
     Weights W^l have shape (M, H_{l-1}, N, H_l): all sets in one batched matmul per layer.
 
     Args:

@@ -12,12 +12,12 @@ from tf_multiemb.types import Shape, Tensor
 class FieldAwareInteraction(keras.layers.Layer):
     """FFM's field-aware pairwise interaction as a k-vector, per set.
 
-    v = sum_{i<j} e_{i->j} * e_{j->i}. As in the paper's Appendix H, field i's embedding of width K = (N-1)*k is split into N-1
-    sub-embeddings e_{i->j} of width k, one per other field j (slot j, or j-1 when j > i). So
-    FFM uses the ordinary `FieldEmbedding` with a wider row and owns no table of its own; the
-    registry sets K = (N-1) * k0 (`embedding_width_factor`). FFM's score is sum_k v_k; the
-    per-set projection generalises that sum. With `first_order` (default) the output also holds
-    FM's linear terms, as in `FactorizationMachineInteraction`. No weights.
+    v = sum_{i<j} e_{i->j} * e_{j->i}. As in the paper's Appendix H, field i's embedding of
+    width K = (N-1)*k is split into N-1 sub-embeddings e_{i->j} of width k, one per other field j
+    (slot j, or j-1 when j > i). So FFM uses the ordinary `FieldEmbedding` with a wider row and
+    owns no table of its own; the registry sets K = (N-1) * k0 (`embedding_width_factor`). FFM's
+    score is sum_k v_k; the per-set projection generalises that sum. With `first_order` (default)
+    the output also holds FM's linear terms, as in `FactorizationMachineInteraction`. No weights.
 
     Args:
         first_order: bool. Append FM's first-order terms. Defaults to `True`.

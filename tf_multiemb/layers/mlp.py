@@ -1,4 +1,4 @@
-"""MLP blocks as in the paper's code (Appendix C.2): Dense -> BatchNorm -> ReLU -> Dropout."""
+"""MLP blocks as in the authors' released code (Appendix C.2; docs/design.md): Dense -> BatchNorm -> ReLU -> Dropout."""
 
 import keras
 from keras import ops
