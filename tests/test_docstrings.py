@@ -79,7 +79,7 @@ def test_public_api_covers_the_issue_scope():
                 "cross_kernel_blocks", "interaction_pattern", "dcnv2_sub_embedding_information_abundance",
                 *layers.__all__}
     assert expected <= names
-    assert len(PUBLIC_API) == 37
+    assert len(PUBLIC_API) >= 37
 
 
 @pytest.mark.parametrize("module_name", sorted(DOCTEST_EXAMPLES))
