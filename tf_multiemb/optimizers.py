@@ -18,19 +18,21 @@ when their moments are current (always true on the first step). Dense gradients 
 import keras
 from keras import ops
 
+from tf_multiemb.types import Tensor
 
-def is_row_sparse(gradient):
+
+def _is_row_sparse(gradient: Tensor) -> bool:
     """True for a gradient that lists rows (`tf.IndexedSlices`), detected without importing TensorFlow."""
     return all(hasattr(gradient, name) for name in ("indices", "values", "dense_shape"))
 
 
-def sum_duplicate_rows(indices, values):
+def _sum_duplicate_rows(indices: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
     """(unique row ids, the summed gradient of each): duplicate lookups of a row add up, as in the dense gradient."""
     rows, positions = ops.unique(indices, sorted=False, return_inverse=True)
     return rows, ops.segment_sum(values, positions, num_segments=ops.shape(rows)[0])
 
 
-def gather_rows(variable, rows):
+def _gather_rows(variable: keras.Variable | Tensor, rows: Tensor) -> Tensor:
     """variable[rows], gathered from the backend variable: on TensorFlow that is a sparse read
     (ResourceGather). Once rows have been scattered into a TF resource variable, a dense read
     copies the whole table, which would make the lazy step O(table) again."""
@@ -39,25 +41,48 @@ def gather_rows(variable, rows):
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
 class AdamL2(keras.optimizers.Adam):
-    """`keras.optimizers.Adam` whose gradient is g + l2 * w (coupled L2 weight decay).
+    """Adam with coupled L2 weight decay: the update uses the gradient g + l2 * w.
+
+    The form of PyTorch's `Adam(weight_decay=...)`, which the paper trains with; the decay passes
+    through Adam's moments, unlike Keras' decoupled `weight_decay` (AdamW). With
+    `sparse_updates` a row-sparse gradient updates only the rows it lists (lazy Adam, see the
+    module docstring).
 
     Args:
-        l2: coupled L2 weight (the paper: 1e-6).
-        sparse_updates: update only the rows of a row-sparse gradient and their moments (lazy Adam;
-            see the module docstring for how it differs from dense Adam). False, the default, is the
-            paper's dense Adam, which densifies the embedding gradient and updates every row.
-        **kwargs: `keras.optimizers.Adam` arguments (amsgrad is not supported with sparse updates).
+        l2: float. Coupled L2 weight (the paper: 1e-6). Defaults to 0.0.
+        sparse_updates: bool. Update only the rows of a row-sparse gradient and their moments.
+            `False`, the default, is the paper's dense Adam, which densifies the embedding
+            gradient and updates every row.
+        **kwargs: Arguments of `keras.optimizers.Adam` (e.g. `learning_rate`); `amsgrad` is not
+            supported with sparse updates.
+
+    Raises:
+        ValueError: if `sparse_updates` and `amsgrad` are both set.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> optimizer = AdamL2(l2=0.5, learning_rate=0.1)
+    >>> weight = keras.Variable(np.array([1.0, -2.0], dtype="float32"))
+    >>> _ = optimizer.apply([np.zeros(2, dtype="float32")], [weight])  # no loss gradient, only l2 * w
+    >>> np.round(keras.ops.convert_to_numpy(weight), 4)  # Adam's first step moves by lr * sign(g)
+    array([ 0.9, -1.9], dtype=float32)
+
+    References:
+        - Guo et al., ICML 2024, Appendix C.2 (Adam, learning rate 1e-3, weight decay 1e-6).
+        - Kingma & Ba, "Adam", ICLR 2015, Algorithm 1.
     """
 
-    def __init__(self, l2=0.0, sparse_updates=False, **kwargs):
+    def __init__(self, l2: float = 0.0, sparse_updates: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.l2 = float(l2)
         self.sparse_updates = bool(sparse_updates)
         if self.sparse_updates and self.amsgrad:
             raise ValueError("sparse_updates does not support amsgrad")
 
-    def update_step(self, gradient, variable, learning_rate):
-        if self.sparse_updates and is_row_sparse(gradient):
+    def update_step(self, gradient: Tensor, variable: keras.Variable, learning_rate: Tensor) -> None:
+        if self.sparse_updates and _is_row_sparse(gradient):
             self._sparse_update_step(gradient, variable, learning_rate)
             return
         if self.l2:
@@ -65,10 +90,10 @@ class AdamL2(keras.optimizers.Adam):
                                ops.multiply(ops.cast(self.l2, variable.dtype), variable))
         super().update_step(gradient, variable, learning_rate)
 
-    def _sparse_update_step(self, gradient, variable, learning_rate):
+    def _sparse_update_step(self, gradient: Tensor, variable: keras.Variable, learning_rate: Tensor) -> None:
         """Adam (Kingma & Ba, Algorithm 1) on the touched rows only; writes back row slices."""
         dtype = variable.dtype
-        rows, row_gradient = sum_duplicate_rows(gradient.indices, ops.cast(gradient.values, dtype))
+        rows, row_gradient = _sum_duplicate_rows(gradient.indices, ops.cast(gradient.values, dtype))
         step = ops.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
         alpha = (ops.cast(learning_rate, dtype) * ops.sqrt(1 - ops.power(beta_2, step))
@@ -76,12 +101,12 @@ class AdamL2(keras.optimizers.Adam):
         index = self._get_variable_index(variable)
         momentum, velocity = self._momentums[index], self._velocities[index]
 
-        weights = gather_rows(variable, rows)
+        weights = _gather_rows(variable, rows)
         if self.l2:
             row_gradient = row_gradient + ops.cast(self.l2, dtype) * weights
-        m = gather_rows(momentum, rows)
+        m = _gather_rows(momentum, rows)
         m = m + (row_gradient - m) * (1 - beta_1)
-        v = gather_rows(velocity, rows)
+        v = _gather_rows(velocity, rows)
         v = v + (ops.square(row_gradient) - v) * (1 - beta_2)
         weights = weights - alpha * m / (ops.sqrt(v) + self.epsilon)
 
@@ -92,7 +117,7 @@ class AdamL2(keras.optimizers.Adam):
         self.assign(velocity, row_slices(v))
         self.assign(variable, row_slices(weights))
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = super().get_config()
         config.update(l2=self.l2, sparse_updates=self.sparse_updates)
         return config

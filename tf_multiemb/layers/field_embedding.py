@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from tf_multiemb.types import InitializerLike, Shape, Tensor
+
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
 class FieldEmbedding(keras.layers.Layer):
@@ -12,11 +14,35 @@ class FieldEmbedding(keras.layers.Layer):
     [offset_i, offset_i + D_i). Columns [m*K, (m+1)*K) are embedding set m, so the
     single-embedding model is the special case M = 1.
 
-    Input: int tensor (batch, N) of per-field ids in [0, D_i).
-    Output: float tensor (batch, M, N, K).
+    Args:
+        field_dims: list of int. The cardinality D_i of every field.
+        embedding_dim: int. K, the width of one set.
+        num_sets: int. M, the number of embedding sets. Defaults to 1.
+        embeddings_initializer: str or `keras.initializers.Initializer`. Initializer of the
+            table. Defaults to `"glorot_uniform"`.
+        **kwargs: Arguments of `keras.layers.Layer`.
+
+    Input shape:
+        int tensor (batch, N) of per-field ids, field i's in [0, D_i).
+
+    Output shape:
+        (batch, M, N, K).
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = FieldEmbedding(field_dims=[3, 5], embedding_dim=4, num_sets=2)
+    >>> tuple(layer(np.array([[0, 4], [2, 1]])).shape)
+    (2, 2, 2, 4)
+    >>> tuple(layer.embeddings.shape), layer.field_rows(1)  # one table, field 1 in rows 3..7
+    ((8, 8), (3, 8))
+
+    References:
+        Guo et al., ICML 2024, Section 2 (embedding layers E_i) and Section 5.1 (M sets).
     """
 
-    def __init__(self, field_dims, embedding_dim, num_sets=1, embeddings_initializer="glorot_uniform", **kwargs):
+    def __init__(self, field_dims: list[int], embedding_dim: int, num_sets: int = 1,
+                 embeddings_initializer: InitializerLike = "glorot_uniform", **kwargs) -> None:
         super().__init__(**kwargs)
         if not field_dims or min(field_dims) < 1:
             raise ValueError(f"field_dims must be a non-empty list of positive ints, got {field_dims!r}")
@@ -31,7 +57,7 @@ class FieldEmbedding(keras.layers.Layer):
         self._offsets = offsets
         self.vocabulary_size = total
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.embeddings = self.add_weight(
             name="embeddings",
             shape=(self.vocabulary_size, self.num_sets * self.embedding_dim),
@@ -39,12 +65,12 @@ class FieldEmbedding(keras.layers.Layer):
             autocast=False,  # cast the gathered rows, not the whole table, under mixed precision
         )
 
-    def field_rows(self, field_index):
+    def field_rows(self, field_index: int) -> tuple[int, int]:
         """The (start, stop) row range of field `field_index` in the packed table."""
         start = self._offsets[field_index]
         return start, start + self.field_dims[field_index]
 
-    def call(self, ids):
+    def call(self, ids: Tensor) -> Tensor:
         rows = ops.add(ops.cast(ids, "int32"), ops.convert_to_tensor(self._offsets, dtype="int32"))
         # Gathering from the backend variable (`.value`) lets TensorFlow read only the looked-up rows
         # (ResourceGather) instead of the whole table, which row-sparse optimizer updates make a copy.
@@ -52,10 +78,10 @@ class FieldEmbedding(keras.layers.Layer):
         vectors = ops.reshape(vectors, (-1, len(self.field_dims), self.num_sets, self.embedding_dim))
         return ops.transpose(vectors, (0, 2, 1, 3))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> tuple:
         return (input_shape[0], self.num_sets, len(self.field_dims), self.embedding_dim)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = super().get_config()
         config.update(
             field_dims=self.field_dims,

@@ -4,20 +4,48 @@
 import keras
 from keras import ops
 
+from tf_multiemb.types import InitializerLike, Shape, Tensor
+
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
 class SelfAttentionInteraction(keras.layers.Layer):
-    """Stacked interacting layers, (batch, M, N, K) -> (batch, M, N * H * d).
+    """AutoInt's stacked interacting layers: multi-head self-attention over fields, per set.
 
     Per layer and head h: a_ij = softmax_j(<W_Q e_i, W_K e_j>) (Eq. 5, unscaled as in the paper),
     e_i^h = sum_j a_ij W_V e_j (Eq. 6); e_i <- ReLU([e_i^1, ..., e_i^H] + W_Res e_i) (Eq. 8),
     optionally followed by LayerNorm (as in FuxiCTR's AutoInt). All projections have a leading set
     axis M and are applied with one einsum. Head width d defaults to K, so the attention grows with
     the embedding when single-embedding is scaled. The flattened output feeds the per-set projection.
+
+    Args:
+        num_layers: int. Interacting layers. Defaults to 3.
+        num_heads: int. H, attention heads per layer. Defaults to 2.
+        head_dim: int or None. d, the width of one head; `None` uses K. Defaults to `None`.
+        layer_norm: bool. LayerNorm after every layer. Defaults to `False`.
+        kernel_initializer: str or `keras.initializers.Initializer`. Initializer of W_Q, W_K,
+            W_V and W_Res. Defaults to `"glorot_uniform"`.
+        **kwargs: Arguments of `keras.layers.Layer`.
+
+    Input shape:
+        (batch, M, N, K).
+
+    Output shape:
+        (batch, M, N * H * d), or (batch, M, N*K) with `num_layers=0`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = SelfAttentionInteraction(num_layers=2, num_heads=2, head_dim=3)
+    >>> tuple(layer(np.ones((2, 4, 5, 6), dtype="float32")).shape)  # 5 fields * 2 heads * 3
+    (2, 4, 30)
+
+    References:
+        - Guo et al., ICML 2024, Appendix D (AutoInt).
+        - Song et al., "AutoInt", CIKM 2019, Eq. (5)-(8).
     """
 
-    def __init__(self, num_layers=3, num_heads=2, head_dim=None, layer_norm=False,
-                 kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, num_layers: int = 3, num_heads: int = 2, head_dim: int | None = None, layer_norm: bool = False,
+                 kernel_initializer: InitializerLike = "glorot_uniform", **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_layers = int(num_layers)
         self.num_heads = int(num_heads)
@@ -28,7 +56,7 @@ class SelfAttentionInteraction(keras.layers.Layer):
     def _attention_width(self, input_shape):
         return self.num_heads * (self.head_dim or input_shape[3])
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         num_sets, input_width = input_shape[1], input_shape[3]
         width = self._attention_width(input_shape)
         self.attention_layers = []
@@ -47,7 +75,7 @@ class SelfAttentionInteraction(keras.layers.Layer):
     def _split_heads(self, x):
         return ops.reshape(x, (-1, x.shape[1], x.shape[2], self.num_heads, x.shape[3] // self.num_heads))
 
-    def call(self, embeddings, training=None):
+    def call(self, embeddings: Tensor, training: bool | None = None) -> Tensor:
         num_sets, num_fields = embeddings.shape[1], embeddings.shape[2]
         x = embeddings
         for kernels in self.attention_layers:
@@ -63,11 +91,11 @@ class SelfAttentionInteraction(keras.layers.Layer):
                 x = ops.add(ops.multiply(normalized, kernels["gamma"]), kernels["beta"])
         return ops.reshape(x, (-1, num_sets, num_fields * x.shape[3]))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> tuple:
         width = self._attention_width(input_shape) if self.num_layers else input_shape[3]
         return (input_shape[0], input_shape[1], input_shape[2] * width)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = super().get_config()
         config.update(num_layers=self.num_layers, num_heads=self.num_heads, head_dim=self.head_dim,
                       layer_norm=self.layer_norm, kernel_initializer=keras.initializers.serialize(self.kernel_initializer))

@@ -25,29 +25,58 @@ from keras import ops
 from tf_multiemb.layers.field_embedding import FieldEmbedding
 from tf_multiemb.layers.mlp import MLPBlock
 from tf_multiemb.layers.set_dense import SetDense
+from tf_multiemb.types import Shape, Tensor
 
 PROJECTIONS = ("mlp", "linear")
 
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
 class MultiEmbeddingModel(keras.Model):
-    """Embedding sets -> per-set interaction -> per-set projection -> mean -> MLP head -> probability.
+    """The multi-embedding CTR model: M embedding sets, each with its own interaction, averaged.
+
+    Embedding sets -> per-set interaction -> per-set projection -> mean over sets -> MLP head ->
+    click probability (the equations are in the module docstring). M = 1 is the single-embedding
+    model with the same code path and depth. `build_model` builds one for a named backbone.
 
     Args:
-        field_dims: cardinality D_i of every field (OOV included), in field order.
-        interaction: a Keras layer mapping (batch, M, N, K) embeddings to (batch, M, F); it owns
-            separate weights for each of the M sets.
-        num_sets: M. 1 is the single-embedding model.
-        embedding_dim: K, the width of each set.
-        hidden_units: the MLP widths; the first is the per-set projection, the rest the shared head.
-        dropout: dropout rate of every MLP block.
-        synchronized_batch_norm: batch statistics over all replicas (multi-device training).
-        projection: "mlp" (Dense -> BN -> ReLU -> Dropout, the paper's P_m) or "linear" (Dense only,
-            the Appendix E diagnostic).
+        field_dims: list of int. Cardinality D_i of every field (OOV included), in field order.
+        interaction: `keras.layers.Layer`. Maps (batch, M, N, K) embeddings to (batch, M, F) and
+            owns separate weights for each of the M sets; a two-stream layer also declares
+            `num_streams` and `make_fusion`.
+        num_sets: int. M; 1 is the single-embedding model. Defaults to 1.
+        embedding_dim: int. K, the width of each set. Defaults to 10.
+        hidden_units: sequence of int. The MLP widths; the first is the per-set projection, the
+            rest the shared head. Defaults to (400, 400).
+        dropout: float. Dropout rate of every MLP block. Defaults to 0.2.
+        synchronized_batch_norm: bool. Batch statistics over all replicas (multi-device
+            training). Defaults to `False`.
+        projection: str. "mlp" (Dense -> BN -> ReLU -> Dropout, the paper's P_m) or "linear"
+            (Dense only, the Appendix E diagnostic). Defaults to "mlp".
+        **kwargs: Arguments of `keras.Model` (e.g. `name`).
+
+    Input shape:
+        int tensor (batch, N) of per-field ids, field i's in [0, D_i).
+
+    Output shape:
+        (batch, 1) float32 click probabilities.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from tf_multiemb.layers import FieldConcatenation
+    >>> model = MultiEmbeddingModel([5, 7, 3], FieldConcatenation(), num_sets=2, embedding_dim=4,
+    ...                             hidden_units=(8, 6))
+    >>> probabilities = model(np.array([[0, 6, 2], [4, 1, 0]]))
+    >>> tuple(probabilities.shape), model.embedding_parameter_count()  # 15 rows * 2 sets * 4
+    ((2, 1), 120)
+
+    References:
+        Guo et al., ICML 2024, Section 5.1 (Figure 7), Appendix C.2 and Appendix E.
     """
 
-    def __init__(self, field_dims, interaction, num_sets=1, embedding_dim=10, hidden_units=(400, 400),
-                 dropout=0.2, synchronized_batch_norm=False, projection="mlp", **kwargs):
+    def __init__(self, field_dims: list[int], interaction: keras.layers.Layer, num_sets: int = 1,
+                 embedding_dim: int = 10, hidden_units: tuple[int, ...] = (400, 400), dropout: float = 0.2,
+                 synchronized_batch_norm: bool = False, projection: str = "mlp", **kwargs) -> None:
         super().__init__(**kwargs)
         if not hidden_units:
             raise ValueError("hidden_units needs at least one layer: the first one is the per-set projection")
@@ -71,7 +100,7 @@ class MultiEmbeddingModel(keras.Model):
         self.output_layer = (interaction.make_fusion(name="logit") if self.num_streams > 1
                              else keras.layers.Dense(1, name="logit"))
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         batch = input_shape[0]
         self.field_embedding.build(input_shape)
         embedding_shape = self.field_embedding.compute_output_shape(input_shape)
@@ -86,7 +115,7 @@ class MultiEmbeddingModel(keras.Model):
             shape = (batch, *streams, block.units)
         self.output_layer.build(shape)
 
-    def call(self, ids, training=None):
+    def call(self, ids: Tensor, training: bool | None = None) -> Tensor:
         sets = self.interaction(self.field_embedding(ids), training=training)
         stream_width = sets.shape[-1] // self.num_streams
         # (batch, M, S*F) -> (batch, M*S, F): every (set, stream) pair is projected with its own weights.
@@ -99,7 +128,7 @@ class MultiEmbeddingModel(keras.Model):
             hidden = block(hidden, training=training)
         return ops.sigmoid(ops.cast(self.output_layer(hidden), "float32"))
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {
             "name": self.name,
             "field_dims": self.field_dims,
@@ -112,17 +141,18 @@ class MultiEmbeddingModel(keras.Model):
             "projection": self.projection_kind,
         }
 
-    def get_build_config(self):
+    def get_build_config(self) -> dict:
         return {"input_shape": (None, len(self.field_dims))}
 
-    def build_from_config(self, config):
+    def build_from_config(self, config: dict) -> None:
         self.build(config["input_shape"])
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> "MultiEmbeddingModel":
         config = dict(config)
         config["interaction"] = keras.saving.deserialize_keras_object(config["interaction"])
         return cls(**config)
 
-    def embedding_parameter_count(self):
+    def embedding_parameter_count(self) -> int:
+        """Parameters of all embedding sets: sum_i D_i * M * K."""
         return self.field_embedding.vocabulary_size * self.num_sets * self.embedding_dim
