@@ -29,6 +29,7 @@ DOCTEST_EXAMPLES = {
     "tf_multiemb.layers.field_weighted": 4,
     "tf_multiemb.layers.inner_product": 4,
     "tf_multiemb.layers.mlp": 4,
+    "tf_multiemb.layers.per_set": 3,
     "tf_multiemb.layers.self_attention": 3,
     "tf_multiemb.layers.set_dense": 4,
     "tf_multiemb.models.multi_embedding": 5,

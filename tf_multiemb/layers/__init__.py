@@ -11,11 +11,12 @@ from tf_multiemb.layers.field_embedding import FieldEmbedding
 from tf_multiemb.layers.field_weighted import FieldWeightedInteraction
 from tf_multiemb.layers.inner_product import InnerProductInteraction
 from tf_multiemb.layers.mlp import MLPBlock
+from tf_multiemb.layers.per_set import PerSet
 from tf_multiemb.layers.self_attention import SelfAttentionInteraction
 from tf_multiemb.layers.set_dense import SetDense
 
 __all__ = [
     "CompressedInteraction", "CrossNetV2", "FactorizationMachineInteraction", "FeatureSelectionGate",
     "FieldAwareInteraction", "FieldConcatenation", "FieldEmbedding", "FieldWeightedInteraction",
-    "InnerProductInteraction", "MLPBlock", "MultiHeadBilinearFusion", "SelfAttentionInteraction", "SetDense",
+    "InnerProductInteraction", "MLPBlock", "MultiHeadBilinearFusion", "PerSet", "SelfAttentionInteraction", "SetDense",
 ]

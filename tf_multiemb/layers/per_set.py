@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from tf_multiemb.types import Shape, Tensor
+
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
 class PerSet(keras.layers.Layer):
@@ -46,14 +48,14 @@ class PerSet(keras.layers.Layer):
         Section 5.1 (set-specific interaction modules).
     """
 
-    def __init__(self, layer: keras.layers.Layer, **kwargs):
+    def __init__(self, layer: keras.layers.Layer, **kwargs) -> None:
         super().__init__(**kwargs)
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"PerSet wraps a keras.layers.Layer, got {type(layer).__name__}")
         self.prototype_config = keras.saving.serialize_keras_object(layer)
         self.set_layers = []
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         num_sets, set_shape = input_shape[1], (input_shape[0], *input_shape[2:])
         for index in range(num_sets):
             copy = self.new_copy(f"{self.name}_set{index}")
@@ -65,17 +67,17 @@ class PerSet(keras.layers.Layer):
         config = {**self.prototype_config, "config": {**self.prototype_config["config"], "name": name}}
         return keras.saving.deserialize_keras_object(config)
 
-    def call(self, embeddings, training=None):
+    def call(self, embeddings: Tensor, training: bool | None = None) -> Tensor:
         outputs = [copy(embeddings[:, index], training=training) for index, copy in enumerate(self.set_layers)]
         return ops.stack(outputs, axis=1)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> tuple:
         if not self.built:
             self.build(input_shape)
         set_output = self.set_layers[0].compute_output_spec(keras.KerasTensor((input_shape[0], *input_shape[2:])))
         return (input_shape[0], input_shape[1], *set_output.shape[1:])
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "layer": self.prototype_config}
 
     @classmethod
