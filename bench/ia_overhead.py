@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.criteo_shape import criteo_like_field_dims
 from tf_multiemb import build_model
-from tf_multiemb.callbacks import InformationAbundanceCallback
+from tf_multiemb.callbacks import InformationAbundance
 
 CONFIGURATIONS = (("single", 1), ("single", 10), ("multi", 10))
 
@@ -38,7 +38,7 @@ def measure(embedding, scale, field_dims, batch_size, steps, train_rows, log_pat
     labels = rng.integers(0, 2, (batch_size, 1)).astype("float32")
     model.train_on_batch(ids, labels)
     step_seconds = seconds(lambda: model.train_on_batch(ids, labels), steps)
-    callback = InformationAbundanceCallback(log_path)
+    callback = InformationAbundance(log_file=log_path)
     callback.set_model(model)
     ia_seconds = seconds(callback.information_abundance, 2)
     epoch_seconds = train_rows / batch_size * step_seconds

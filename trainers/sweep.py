@@ -76,9 +76,9 @@ def base_config(per_run_flags):
 
 
 def split_model_entry(entry):
-    """'dcnv2:num_layers=2' -> ('dcnv2', ('num_layers=2',))."""
-    name, *arguments = entry.split(":")
-    return name, tuple(arguments)
+    """'dcnv2:num_layers=2' -> ('dcnv2', ('num_layers=2',)); 'pkg.mod:name:k=1' -> ('pkg.mod:name', ('k=1',))."""
+    parts = entry.split(":")
+    return ":".join(part for part in parts if "=" not in part), tuple(part for part in parts if "=" in part)
 
 
 def run_name(entry, embedding, scale, seed):

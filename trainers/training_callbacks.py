@@ -10,7 +10,7 @@ import os
 
 import keras
 
-from tf_multiemb.callbacks import InformationAbundanceCallback, ThroughputCallback
+from tf_multiemb.callbacks import InformationAbundance, ThroughputCallback
 from trainers.run_records import read_epoch_log
 
 
@@ -44,7 +44,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 del logs[key]
 
 
-class FiniteInformationAbundance(InformationAbundanceCallback):
+class FiniteInformationAbundance(InformationAbundance):
     """The IA callback, skipped once `guard` has seen the loss diverge (IA of NaN embeddings means nothing)."""
 
     def __init__(self, guard: StopOnNonFiniteLoss, *args, **kwargs):
@@ -72,7 +72,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
 
 def tensorboard_scalar_writer(run_dir: str):
-    """A scalar_writer for InformationAbundanceCallback writing to tensorboard/information_abundance."""
+    """A scalar_writer for InformationAbundance writing to tensorboard/information_abundance."""
     import tensorflow as tf
 
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard", "information_abundance"))
@@ -99,8 +99,8 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int) 
         "reseed": DropoutReseed(config.seed),
         "nonfinite": nonfinite,
         "information_abundance": FiniteInformationAbundance(
-            nonfinite, os.path.join(run_dir, "information_abundance.jsonl"), field_names(schema),
-            tensorboard_scalar_writer(run_dir)),
+            nonfinite, log_file=os.path.join(run_dir, "information_abundance.jsonl"),
+            field_names=field_names(schema), scalar_writer=tensorboard_scalar_writer(run_dir)),
         "tensorboard": keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
         "checkpoint": checkpoint,
         "early_stopping": ResumableEarlyStopping(history_aucs, monitor="val_auc", mode="max",

@@ -31,7 +31,7 @@ PROJECTIONS = ("mlp", "linear")
 
 
 @keras.saving.register_keras_serializable(package="tf_multiemb")
-class MultiEmbeddingModel(keras.Model):
+class MultiEmbedding(keras.Model):
     """The multi-embedding CTR model: M embedding sets, each with its own interaction, averaged.
 
     Embedding sets -> per-set interaction -> per-set projection -> mean over sets -> MLP head ->
@@ -64,7 +64,7 @@ class MultiEmbeddingModel(keras.Model):
 
     >>> import numpy as np
     >>> from tf_multiemb.layers import FieldConcatenation
-    >>> model = MultiEmbeddingModel([5, 7, 3], FieldConcatenation(), num_sets=2, embedding_dim=4,
+    >>> model = MultiEmbedding([5, 7, 3], FieldConcatenation(), num_sets=2, embedding_dim=4,
     ...                             hidden_units=(8, 6))
     >>> probabilities = model(np.array([[0, 6, 2], [4, 1, 0]]))
     >>> tuple(probabilities.shape), model.embedding_parameter_count()  # 15 rows * 2 sets * 4
@@ -148,7 +148,7 @@ class MultiEmbeddingModel(keras.Model):
         self.build(config["input_shape"])
 
     @classmethod
-    def from_config(cls, config: dict) -> "MultiEmbeddingModel":
+    def from_config(cls, config: dict) -> "MultiEmbedding":
         config = dict(config)
         config["interaction"] = keras.saving.deserialize_keras_object(config["interaction"])
         return cls(**config)
@@ -156,3 +156,8 @@ class MultiEmbeddingModel(keras.Model):
     def embedding_parameter_count(self) -> int:
         """Parameters of all embedding sets: sum_i D_i * M * K."""
         return self.field_embedding.vocabulary_size * self.num_sets * self.embedding_dim
+
+
+# The class's earlier name: code that imports it, and `.keras` files saved under it, keep working.
+MultiEmbeddingModel = MultiEmbedding
+keras.saving.get_custom_objects()["tf_multiemb>MultiEmbeddingModel"] = MultiEmbedding

@@ -1,0 +1,80 @@
+"""tf_multiemb.callbacks.InformationAbundance on any Keras model: found tables, explicit tables, field rows, steps."""
+
+import json
+
+import keras
+import keras_rs
+import numpy as np
+import pytest
+
+from tf_multiemb.callbacks import InformationAbundance
+from tf_multiemb.collapse import information_abundance
+
+FIELDS = {"user": 11, "item": 13, "city": 5}
+
+
+def plain_model(embedding_class=keras.layers.Embedding):
+    """One embedding layer per field, concatenated into a logistic regression: nothing from tf_multiemb."""
+    inputs = {name: keras.Input((1,), dtype="int32", name=name) for name in FIELDS}
+    embedded = [keras.layers.Flatten()(embedding_class(size, 6, name=f"{name}_table")(inputs[name]))
+                for name, size in FIELDS.items()]
+    output = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Concatenate()(embedded))
+    model = keras.Model(inputs, output)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    return model
+
+
+def batches(rows=64, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = {name: rng.integers(0, size, (rows, 1)) for name, size in FIELDS.items()}
+    return ids, rng.integers(0, 2, (rows, 1)).astype("float32")
+
+
+def test_plain_keras_model_gets_one_record_per_epoch_with_a_value_per_table(tmp_path):
+    model, log_file = plain_model(), tmp_path / "ia.jsonl"
+    ids, labels = batches()
+    model.fit(ids, labels, batch_size=16, epochs=3, verbose=0, callbacks=[InformationAbundance(log_file=log_file)])
+    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert [record["epoch"] for record in records] == [1, 2, 3]
+    assert set(records[-1]["fields"]) == {f"{name}_table" for name in FIELDS}
+    for name in FIELDS:  # the last record measures the trained weights
+        table = keras.ops.convert_to_numpy(model.get_layer(f"{name}_table").embeddings)
+        assert records[-1]["fields"][f"{name}_table"]["ia"] == pytest.approx(information_abundance(table))
+    assert records[0]["fields"]["user_table"]["ia"] != records[-1]["fields"]["user_table"]["ia"]
+
+
+def test_field_rows_split_a_shared_table_into_fields_with_known_ia():
+    rng = np.random.default_rng(3)
+    table = np.zeros((10, 4), "float32")
+    table[0:4] = np.outer(rng.standard_normal(4), rng.standard_normal(4))  # rank 1: IA = 1
+    table[4:8] = 3.0 * np.eye(4)  # four equal singular values: IA = 4
+    table[8:10] = rng.standard_normal((2, 4))
+    callback = InformationAbundance(tables=[keras.Variable(table, name="shared")],
+                                    field_rows={"low": (0, 4), "full": (4, 8), "rest": (8, 10)})
+    entries = callback.information_abundance()
+    assert entries["low"]["ia"] == pytest.approx(1.0)
+    assert entries["full"]["ia"] == pytest.approx(4.0)
+    assert entries["rest"]["ia"] == pytest.approx(information_abundance(table[8:10]))
+
+
+def test_every_n_steps_logs_at_those_global_steps_besides_each_epoch():
+    model, (ids, labels) = plain_model(), batches()
+    callback = InformationAbundance(every_n_steps=3)
+    model.fit(ids, labels, batch_size=16, epochs=2, verbose=0, callbacks=[callback])  # 4 steps an epoch
+    steps = [(r["epoch"], r.get("step")) for r in callback.records]
+    assert steps == [(1, 3), (1, None), (2, 6), (2, None)]
+
+
+def test_keras_rs_embedding_layers_are_found():
+    model = plain_model(embedding_class=keras_rs.layers.EmbedReduce)
+    callback = InformationAbundance()
+    callback.set_model(model)
+    assert set(callback.information_abundance()) == {f"{name}_table" for name in FIELDS}
+
+
+def test_a_model_without_embeddings_names_the_fix():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    callback = InformationAbundance()
+    callback.set_model(model)
+    with pytest.raises(ValueError, match="found no embedding layer in the model .* pass tables= explicitly"):
+        callback.information_abundance()
