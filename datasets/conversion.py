@@ -325,6 +325,13 @@ class ExampleLayout:
         return (b"\x0a" + varint(features) + b"\x0a" + varint(entry) + b"\x0a\x03ids\x12" + varint(feature)
                 + b"\x1a" + varint(int64_list) + b"\x0a" + varint(size))
 
+    def frame_layout(self, widths):
+        """Where a framed record's pieces sit (schema.json's "record_layout"; TFRecord frame: 12 header bytes)."""
+        prefix = len(self.prefix[sum(widths)])
+        record = prefix + sum(widths) + len(self.label_entry[0])
+        return {"frame_bytes": record + 16, "ids_offset": 12 + prefix, "field_widths": list(widths),
+                "label_offset": 12 + record - 1}
+
     def records(self, ids, labels, widths):
         """Serialized tf.Examples of a block as one (rows, record bytes) uint8 matrix.
 
@@ -663,10 +670,10 @@ def convert(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.00
         row_offsets = np.cumsum([0] + good[:-1])
         tasks = [(index, int(offset), np.bincount(assignment[:offset], minlength=3).tolist())
                  for index, offset in enumerate(row_offsets)]
+        widths = [varint_width(len(vocabulary)) for vocabulary in vocabularies]
+        layout = ExampleLayout(5 * len(raw_format.fields))
         _JOB.update(lookups=lookups, assignment=assignment, staging=staging,
-                    shard_names=[shard_names[split] for split in SPLITS],
-                    widths=[varint_width(len(vocabulary)) for vocabulary in vocabularies],
-                    layout=ExampleLayout(5 * len(raw_format.fields)))
+                    shard_names=[shard_names[split] for split in SPLITS], widths=widths, layout=layout)
         run_parallel(_write_range, tasks, num_rows, "pass 2/2 writing", workers, unit="rows")
         for names in shard_names.values():
             for name in names:
@@ -691,6 +698,7 @@ def convert(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.00
             "rows": {split: int(count) for split, count in zip(SPLITS, counts)},
             "bad_rows": bad_rows.as_dict(),
             "shards": shard_names,
+            "record_layout": layout.frame_layout(widths),
             "source": {"path": os.path.abspath(input_path), "lines": total_lines},
             "conversion_seconds": round(time.time() - started, 2),
         }

@@ -1,0 +1,122 @@
+"""A numpy reader of the converter's TFRecord shards: no TensorFlow, for the JAX backend.
+
+The converter writes every record of a data set with one byte layout (each field's id a varint padded
+to a fixed width; docs/design.md, "schema.json"), which `schema.json` records under "record_layout".
+So a shard is a (rows, frame_bytes) byte matrix: this reader memory-maps it, gathers a batch's rows
+and decodes every field's id with a few vectorised operations. It yields the same rows as the tf.data
+reader (`datasets/reader.py`) for each split; the order differs when shuffling.
+"""
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from datasets.schema import load_schema
+from datasets.tfrecord_frames import crc32c_rows, masked
+
+
+class CorruptShardError(ValueError):
+    """A shard's size, length headers or checksums do not match the schema's record layout."""
+
+
+class NumpyReader:
+    """Batches (ids int32 (batch, N), labels float32 (batch, 1)) of one split, from memory-mapped shards.
+
+    Args:
+        data_dir: a directory written by `python -m datasets.criteo` / `datasets.avazu`.
+        split: "train", "val" or "test".
+        batch_size: rows per batch; the last batch of an epoch may be smaller unless `drop_remainder`.
+        shuffle: draw a new seeded permutation of the rows for every epoch.
+        seed: the permutation's seed: epoch e of seed s is the same on every run.
+        process_index, process_count: this process's share of the rows (every process_count-th row of
+            the epoch's order, from the process_index-th), for data parallelism over processes.
+        verify_crc: check every record's CRC-32C once when the reader opens (slow on big splits).
+        drop_remainder: drop a last batch smaller than batch_size.
+    """
+
+    def __init__(self, data_dir: str, split: str, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 process_index: int = 0, process_count: int = 1, verify_crc: bool = False,
+                 drop_remainder: bool = False):
+        if batch_size < 1 or not 0 <= process_index < process_count:
+            raise ValueError(f"batch_size must be positive and 0 <= process_index < process_count, got "
+                             f"{batch_size}, {process_index}, {process_count}")
+        schema = load_schema(data_dir)
+        if "record_layout" not in schema:
+            raise ValueError(f"{data_dir}/schema.json has no record_layout: it was converted by an older version; "
+                             "convert the raw file again")
+        self.layout = schema["record_layout"]
+        self.batch_size, self.shuffle, self.seed, self.drop_remainder = batch_size, shuffle, seed, drop_remainder
+        self.process_index, self.process_count = process_index, process_count
+        self.shards = [self._open(os.path.join(data_dir, name), verify_crc) for name in schema["shards"][split]]
+        self._shard_starts = np.cumsum([0] + [len(shard) for shard in self.shards])
+        widths = self.layout["field_widths"]
+        self._field_starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.intp)
+        self._shifts = np.concatenate([7 * np.arange(width) for width in widths]).astype(np.uint32)
+        self._ids_columns = slice(self.layout["ids_offset"], self.layout["ids_offset"] + sum(widths))
+
+    def _open(self, path: str, verify_crc: bool) -> np.ndarray:
+        """One shard as a (rows, frame_bytes) matrix, memory-mapped, after checking its frame structure."""
+        frame_bytes = self.layout["frame_bytes"]
+        size = os.path.getsize(path)
+        if size % frame_bytes:
+            raise CorruptShardError(f"{path}: {size} bytes is not a whole number of {frame_bytes}-byte records")
+        if size == 0:
+            return np.empty((0, frame_bytes), np.uint8)
+        frames = np.memmap(path, np.uint8, mode="r", shape=(size // frame_bytes, frame_bytes))
+        lengths = frames[:, :8].copy().view("<u8")[:, 0]
+        if np.any(lengths != frame_bytes - 16):
+            raise CorruptShardError(f"{path}: a record's length header differs from the layout's {frame_bytes - 16}")
+        if verify_crc:
+            self._verify_crc(path, frames)
+        return frames
+
+    @staticmethod
+    def _verify_crc(path: str, frames: np.ndarray) -> None:
+        for start in range(0, len(frames), 65536):
+            block = np.asarray(frames[start:start + 65536])
+            expected = block[:, -4:].copy().view("<u4")[:, 0]
+            bad = np.flatnonzero(masked(crc32c_rows(block[:, 12:-4])) != expected)
+            if len(bad):
+                raise CorruptShardError(f"{path}: record {start + int(bad[0])} fails its CRC-32C check")
+
+    @property
+    def num_rows(self) -> int:
+        """Rows this process reads per epoch."""
+        return len(range(self.process_index, self.total_rows, self.process_count))
+
+    @property
+    def total_rows(self) -> int:
+        """Rows of the split, over all processes."""
+        return int(self._shard_starts[-1])
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        full, rest = divmod(self.num_rows, self.batch_size)
+        return full + (1 if rest and not self.drop_remainder else 0)
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        """The row indices this process reads in `epoch`, in order."""
+        order = (np.random.default_rng([self.seed, epoch]).permutation(self.total_rows) if self.shuffle
+                 else np.arange(self.total_rows))
+        return order[self.process_index::self.process_count]
+
+    def epoch(self, epoch: int = 0, skip_batches: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The batches of `epoch`, from batch `skip_batches` on (a resumed epoch skips what it has done)."""
+        order = self.epoch_order(epoch)
+        for batch in range(skip_batches, len(self)):
+            yield self.decode(np.sort(order[batch * self.batch_size:(batch + 1) * self.batch_size]))
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """The frames of the given (sorted) global row indices, shard by shard."""
+        bounds = np.searchsorted(rows, self._shard_starts)
+        return np.concatenate([shard[rows[start:end] - offset] for shard, offset, start, end
+                               in zip(self.shards, self._shard_starts, bounds[:-1], bounds[1:]) if end > start])
+
+    def decode(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ids int32 (len(rows), N) and labels float32 (len(rows), 1) of the given sorted rows."""
+        frames = self.gather(rows)
+        values = (frames[:, self._ids_columns] & 0x7F).astype(np.uint32) << self._shifts
+        ids = np.add.reduceat(values, self._field_starts, axis=1).astype(np.int32)
+        labels = frames[:, self.layout["label_offset"]].astype(np.float32)[:, None]
+        return ids, labels

@@ -1,0 +1,74 @@
+"""The numpy reader yields exactly the tf.data reader's rows, reshuffles per epoch, shards by process, checks frames."""
+
+import collections
+import shutil
+
+import numpy as np
+import pytest
+
+from datasets.numpy_reader import CorruptShardError, NumpyReader
+from datasets.schema import SPLITS, load_schema
+
+
+def row_multiset(ids, labels):
+    return collections.Counter(tuple(row) + (float(label),) for row, label in zip(ids.tolist(), labels[:, 0]))
+
+
+def read_all(reader, epoch=0):
+    batches = list(reader.epoch(epoch))
+    return np.concatenate([ids for ids, _ in batches]), np.concatenate([labels for _, labels in batches])
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_each_split_holds_the_rows_the_tf_data_reader_yields(criteo_10k_dir, criteo_10k_ids, split):
+    ids, labels = read_all(NumpyReader(criteo_10k_dir, split, batch_size=1000, shuffle=True, seed=3))
+    assert ids.dtype == np.int32 and labels.dtype == np.float32 and labels.shape == (len(ids), 1)
+    assert row_multiset(ids, labels) == row_multiset(*criteo_10k_ids[split])
+
+
+def test_unshuffled_order_is_the_file_order_of_the_tf_data_reader(criteo_10k_dir, criteo_10k_ids):
+    ids, labels = read_all(NumpyReader(criteo_10k_dir, "val", batch_size=128))
+    np.testing.assert_array_equal(ids, criteo_10k_ids["val"][0])
+    np.testing.assert_array_equal(labels, criteo_10k_ids["val"][1])
+
+
+def test_epochs_reshuffle_reproducibly_and_a_resumed_epoch_skips_its_done_batches(criteo_10k_dir):
+    reader = NumpyReader(criteo_10k_dir, "train", batch_size=512, shuffle=True, seed=7)
+    first, second = read_all(reader, 0)[0], read_all(reader, 1)[0]
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, read_all(NumpyReader(criteo_10k_dir, "train", 512, True, seed=7), 0)[0])
+    resumed = np.concatenate([ids for ids, _ in reader.epoch(1, skip_batches=3)])
+    np.testing.assert_array_equal(resumed, second[3 * 512:])
+    assert len(reader) == 16 and sum(len(ids) for ids, _ in reader.epoch(0)) == 8000
+
+
+def test_processes_read_disjoint_shares_that_cover_the_split(criteo_10k_dir, criteo_10k_ids):
+    shares = [read_all(NumpyReader(criteo_10k_dir, "train", 300, True, seed=1, process_index=i, process_count=3))
+              for i in range(3)]
+    assert [len(ids) for ids, _ in shares] == [2667, 2667, 2666]
+    merged = sum((row_multiset(*share) for share in shares), collections.Counter())
+    assert merged == row_multiset(*criteo_10k_ids["train"])
+
+
+def corrupted_copy(source, tmp_path, damage):
+    target = tmp_path / "data"
+    shutil.copytree(source, target)
+    shard = target / load_schema(str(target))["shards"]["test"][0]
+    data = bytearray(shard.read_bytes())
+    damage(data)
+    shard.write_bytes(bytes(data))
+    return str(target)
+
+
+def test_a_flipped_byte_fails_the_crc_check_only_when_asked(criteo_10k_dir, tmp_path):
+    frame = load_schema(criteo_10k_dir)["record_layout"]["frame_bytes"]
+    data_dir = corrupted_copy(criteo_10k_dir, tmp_path, lambda data: data.__setitem__(5 * frame + 40, data[5 * frame + 40] ^ 1))
+    NumpyReader(data_dir, "test", 64)
+    with pytest.raises(CorruptShardError, match="record 5 fails its CRC-32C check"):
+        NumpyReader(data_dir, "test", 64, verify_crc=True)
+
+
+def test_a_truncated_shard_is_refused(criteo_10k_dir, tmp_path):
+    data_dir = corrupted_copy(criteo_10k_dir, tmp_path, lambda data: data.__delitem__(slice(-3, None)))
+    with pytest.raises(CorruptShardError, match="is not a whole number of 93-byte records"):
+        NumpyReader(data_dir, "test", 64)
