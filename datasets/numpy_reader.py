@@ -105,7 +105,11 @@ class NumpyReader:
         """The batches of `epoch`, from batch `skip_batches` on (a resumed epoch skips what it has done)."""
         order = self.epoch_order(epoch)
         for batch in range(skip_batches, len(self)):
-            yield self.decode(np.sort(order[batch * self.batch_size:(batch + 1) * self.batch_size]))
+            yield self.decode(self.batch_rows(order, batch))
+
+    def batch_rows(self, order: np.ndarray, batch: int) -> np.ndarray:
+        """The sorted rows of batch number `batch` of an epoch's order (sorted: the shards are read in order)."""
+        return np.sort(order[batch * self.batch_size:(batch + 1) * self.batch_size])
 
     def gather(self, rows: np.ndarray) -> np.ndarray:
         """The frames of the given (sorted) global row indices, shard by shard."""

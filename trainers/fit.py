@@ -34,8 +34,8 @@ import time
 from absl import app, flags
 
 from trainers.config import HELP, FitConfig, hidden_units, parse_interaction_args
-from trainers.distribution import (WorkerMismatchError, adapt_to_multi_worker, check_same_resume_epoch,
-                                   cluster_size, make_strategy, worker_run_dir)
+from trainers.distribution import WorkerMismatchError, cluster_size, worker_run_dir
+from trainers.runtime import current_runtime
 from trainers.run_records import (completed_epochs, copy_schema, read_epoch_log, truncate_logs, weights_digest,
                                   write_run_info)
 
@@ -72,6 +72,7 @@ def validate(config: FitConfig) -> None:
     try:
         check_model_arguments(config.model, config.embedding, config.scale)
         parse_interaction_args(config.interaction_arg)
+        current_runtime().check(config)
     except ValueError as error:
         raise ConfigError(str(error)) from error
     check_run_shape(config)
@@ -95,7 +96,7 @@ def check_run_shape(config: FitConfig) -> None:
                           "every worker reads its own; convert the data with more (--train_shards)")
 
 
-def build_compiled_model(config, schema, num_replicas):
+def build_compiled_model(config, schema, synchronized_batch_norm: bool):
     import keras
 
     import tf_multiemb
@@ -105,7 +106,7 @@ def build_compiled_model(config, schema, num_replicas):
     model = tf_multiemb.build_model(
         config.model, field_dims(schema), embedding=config.embedding, scale=config.scale,
         embedding_dim=config.embedding_dim or None, hidden_units=hidden_units(config), dropout=config.dropout,
-        synchronized_batch_norm=num_replicas > 1, **parse_interaction_args(config.interaction_arg))
+        synchronized_batch_norm=synchronized_batch_norm, **parse_interaction_args(config.interaction_arg))
     model.compile(
         optimizer=AdamL2(learning_rate=config.learning_rate, l2=config.weight_decay,
                          sparse_updates=config.sparse_embedding_updates),
@@ -116,49 +117,27 @@ def build_compiled_model(config, schema, num_replicas):
     return model
 
 
-def train_stream(config, strategy, skipped_steps):
-    """The train batches: one seeded, repeated stream, after the steps a resumed run has done.
-
-    Under a multi-worker TF_CONFIG each worker reads its own shard files (every n-th) in per-replica batches,
-    so the skip is exact (tf.data's auto-sharding would split every global batch between steps).
-    """
-    from datasets.reader import make_dataset
-
-    def stream(batch_size, files_shard=(0, 1), batches_per_step=1):
-        data = make_dataset(config.data_dir, "train", batch_size, shuffle=True, seed=config.seed,
-                            files_shard=files_shard)
-        return data.repeat().skip(skipped_steps * batches_per_step)
-
-    def worker_stream(context):
-        workers = context.num_input_pipelines
-        return stream(context.get_per_replica_batch_size(config.batch_size), (context.input_pipeline_id, workers),
-                      context.num_replicas_in_sync // workers)
-
-    if cluster_size() == 1:
-        return stream(config.batch_size)
-    return strategy.distribute_datasets_from_function(worker_stream)
-
-
-def evaluate(model, dataset):
-    """Exact test AUC and logloss of the model's predictions over a whole split."""
-    import numpy as np
-
+def evaluate(model, runtime, batches) -> tuple[float, float]:
+    """Exact AUC and logloss of the model's predictions over a whole split."""
     from tf_multiemb.metrics import log_loss, roc_auc
 
-    labels = np.concatenate([label.numpy() for _, label in dataset])
-    probabilities = model.predict(dataset.map(lambda ids, label: ids), verbose=0)
+    labels, inputs = runtime.labels_and_inputs(batches)
+    probabilities = model.predict(inputs, verbose=0)
     return roc_auc(labels, probabilities), log_loss(labels, probabilities)
 
 
 class TrainingRun:
-    """One job's state between its steps: strategy, run directory, schema, data, model and callbacks."""
+    """One job's state between its steps: runtime, placement, run directory, schema, model and callbacks."""
 
     def __init__(self, config: FitConfig):
         from datasets.schema import load_schema
 
         self.config = config
         self.started = time.time()
-        self.strategy = make_strategy(config.cpu_devices)
+        self.runtime = current_runtime()
+        if config.deterministic:
+            self.runtime.enable_determinism()
+        self.strategy = self.runtime.placement(config)
         self.run_dir = worker_run_dir(config.output_dir)
         self.schema = load_schema(config.data_dir)
         self.resumed_epochs = completed_epochs(os.path.join(self.run_dir, "backup"))
@@ -168,33 +147,28 @@ class TrainingRun:
 def prepare_run_directory(run: TrainingRun) -> None:
     """Seeds, and records what the run needs to be reproduced and exported."""
     import keras
-    import tensorflow as tf
 
     os.makedirs(run.run_dir, exist_ok=True)
     keras.utils.set_random_seed(run.config.seed)
-    if run.config.deterministic:
-        tf.config.experimental.enable_op_determinism()
     copy_schema(run.config.data_dir, run.run_dir)
-    write_run_info(run.config, run.run_dir)
+    write_run_info(run.config, run.run_dir, run.runtime.versions())
 
 
 def fit_model(run: TrainingRun) -> None:
     """Builds the model and trains it to early stopping, then loads the best checkpoint's weights."""
-    from datasets.reader import make_dataset
     from trainers.training_callbacks import training_callbacks
 
-    config = run.config
+    config, runtime = run.config, run.runtime
     steps_per_epoch = config.steps_per_epoch or math.ceil(run.schema["rows"]["train"] / config.batch_size)
-    train_data = train_stream(config, run.strategy, run.resumed_epochs * steps_per_epoch)
+    train_data = runtime.train_batches(config, run.strategy, run.resumed_epochs * steps_per_epoch)
+    synchronized = runtime.name == "tensorflow" and run.strategy.num_replicas_in_sync > 1
     with run.strategy.scope():
-        run.model = build_compiled_model(config, run.schema, run.strategy.num_replicas_in_sync)
-    if cluster_size() > 1:
-        check_same_resume_epoch(run.strategy, run.resumed_epochs)
-        adapt_to_multi_worker(run.model)
+        run.model = build_compiled_model(config, run.schema, synchronized)
+    runtime.prepare_model(run.model, run.strategy, run.resumed_epochs)
     truncate_logs(run.run_dir, run.resumed_epochs)  # a crash may have logged an epoch its backup lacks
     run.callbacks = training_callbacks(config, run.run_dir, run.schema, run.resumed_epochs)
     with run.strategy.scope():
-        run.model.fit(train_data, validation_data=make_dataset(config.data_dir, "val", config.batch_size),
+        run.model.fit(train_data, validation_data=runtime.batches(config, "val"),
                       epochs=config.epochs, steps_per_epoch=steps_per_epoch,
                       callbacks=list(run.callbacks.values()), verbose=config.verbose)
     best_checkpoint = os.path.join(run.run_dir, "checkpoints", "best.weights.h5")
@@ -236,13 +210,11 @@ def train(config: FitConfig) -> dict:
     Rerunning a job whose run directory holds a backup/ (an interrupted run) resumes it. Under a multi-worker
     TF_CONFIG the results are the chief's; the other workers return the same.
     """
-    from datasets.reader import make_dataset
-
     validate(config)
     run = TrainingRun(config)
     prepare_run_directory(run)
     fit_model(run)
-    test_metrics = evaluate(run.model, make_dataset(config.data_dir, "test", config.batch_size))
+    test_metrics = evaluate(run.model, run.runtime, run.runtime.batches(config, "test"))
     run.model.save(os.path.join(run.run_dir, "model.keras"))
     results = final_results(run, *test_metrics)
     with open(os.path.join(run.run_dir, "results.json"), "w") as handle:

@@ -32,17 +32,17 @@ def git_commit():
         return None
 
 
-def write_run_info(config, run_dir):
+def write_run_info(config, run_dir, backend_versions):
+    """flags.txt (the resolved flags) and run_info.json (library versions, the data's schema hash, git commit)."""
     import keras
     import numpy
-    import tensorflow as tf
 
     from datasets.schema import schema_hash
 
     with open(os.path.join(run_dir, "flags.txt"), "w") as handle:
         handle.write(as_flagfile(config))
-    info = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": numpy.__version__,
-            "python": sys.version.split()[0], "data_schema_sha256": schema_hash(config.data_dir),
+    info = {**backend_versions, "keras_backend": keras.backend.backend(), "keras": keras.__version__,
+            "numpy": numpy.__version__, "python": sys.version.split()[0], "data_schema_sha256": schema_hash(config.data_dir),
             "git_commit": git_commit()}
     with open(os.path.join(run_dir, "run_info.json"), "w") as handle:
         json.dump(info, handle, indent=2)

@@ -5,6 +5,7 @@ stopping and the best checkpoint pick up where they were, and dropout is reseede
 resumed epoch draws the masks an uninterrupted one would. Run directory layout: docs/design.md.
 """
 
+import importlib
 import math
 import os
 
@@ -71,6 +72,17 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.wait = len(self.history_aucs) - 1 - best
 
 
+def tensorboard_callbacks(run_dir: str) -> tuple:
+    """(IA scalar writer, keras TensorBoard callback) when TensorFlow is importable, else (None, None) and a line."""
+    try:
+        importlib.import_module("tensorflow")  # TensorBoard's writers need it
+    except ImportError:
+        print("TensorBoard logs skipped: TensorFlow is not installed (epochs.csv and information_abundance.jsonl "
+              "are written)")
+        return None, None
+    return tensorboard_scalar_writer(run_dir), keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"))
+
+
 def tensorboard_scalar_writer(run_dir: str):
     """A scalar_writer for InformationAbundance writing to tensorboard/information_abundance."""
     import tensorflow as tf
@@ -91,6 +103,7 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int) 
 
     history_aucs = [row["val_auc"] for row in read_epoch_log(os.path.join(run_dir, "epochs.csv"))]
     nonfinite = StopOnNonFiniteLoss()
+    scalar_writer, tensorboard = tensorboard_callbacks(run_dir)
     checkpoint = keras.callbacks.ModelCheckpoint(
         os.path.join(run_dir, "checkpoints", "best.weights.h5"), monitor="val_auc", mode="max",
         save_best_only=True, save_weights_only=True, initial_value_threshold=max(history_aucs, default=None))
@@ -100,8 +113,8 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int) 
         "nonfinite": nonfinite,
         "information_abundance": FiniteInformationAbundance(
             nonfinite, log_file=os.path.join(run_dir, "information_abundance.jsonl"),
-            field_names=field_names(schema), scalar_writer=tensorboard_scalar_writer(run_dir)),
-        "tensorboard": keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
+            field_names=field_names(schema), scalar_writer=scalar_writer),
+        **({"tensorboard": tensorboard} if tensorboard else {}),
         "checkpoint": checkpoint,
         "early_stopping": ResumableEarlyStopping(history_aucs, monitor="val_auc", mode="max",
                                                  patience=config.patience),

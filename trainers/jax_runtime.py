@@ -1,0 +1,78 @@
+"""`trainers.fit` on the JAX backend: the numpy shard reader and keras.distribution.DataParallel, no TensorFlow."""
+
+import os
+
+import jax
+import keras
+import numpy as np
+
+from datasets.numpy_reader import NumpyReader
+from trainers.distribution import cluster_size
+from trainers.runtime import Placement
+
+
+class ReaderBatches(keras.utils.PyDataset):
+    """One unshuffled pass over a split as a Keras dataset: (ids, labels) batches, or ids only."""
+
+    def __init__(self, reader: NumpyReader, ids_only: bool = False):
+        super().__init__()
+        self.reader, self.ids_only = reader, ids_only
+        self.order = reader.epoch_order(0)
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def __getitem__(self, index: int):
+        ids, labels = self.reader.decode(self.reader.batch_rows(self.order, index))
+        return ids if self.ids_only else (ids, labels)
+
+
+class JaxRuntime:
+    """Numpy-reader batches and DataParallel over all local accelerators (see trainers/runtime.py)."""
+
+    name = "jax"
+
+    def placement(self, config) -> Placement:
+        """DataParallel over the local devices (the MirroredStrategy analogue); one device: no distribution."""
+        devices = jax.local_devices()
+        if len(devices) > 1:
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        return Placement(len(devices))
+
+    def enable_determinism(self) -> None:
+        """XLA's deterministic GPU kernels (CPU runs are deterministic already); set before JAX starts."""
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
+
+    def versions(self) -> dict:
+        return {"jax": jax.__version__}
+
+    def check(self, config) -> None:
+        """Refuses what the JAX path does not do, in one line each."""
+        if config.sparse_embedding_updates:
+            raise ValueError("--sparse_embedding_updates needs the TensorFlow backend (row-sparse gradients); "
+                             "on JAX leave it off: the embedding update is dense")
+        if cluster_size() > 1:
+            raise ValueError("TF_CONFIG multi-worker training runs on the TensorFlow backend; on JAX one process "
+                             "trains on all its local devices")
+        if config.cpu_devices > 1:
+            raise ValueError("--cpu_devices splits the CPU for MirroredStrategy; on JAX set "
+                             "XLA_FLAGS=--xla_force_host_platform_device_count=N instead")
+
+    def train_batches(self, config, placement, skipped_steps: int):
+        """The train split's epochs, each a new seeded permutation, one after another, after the skipped steps."""
+        reader = NumpyReader(config.data_dir, "train", config.batch_size, shuffle=True, seed=config.seed,
+                             process_index=jax.process_index(), process_count=jax.process_count())
+        epoch, skip = divmod(skipped_steps, len(reader))
+        while True:
+            yield from reader.epoch(epoch, skip_batches=skip)
+            epoch, skip = epoch + 1, 0
+
+    def batches(self, config, split: str) -> ReaderBatches:
+        return ReaderBatches(NumpyReader(config.data_dir, split, config.batch_size))
+
+    def labels_and_inputs(self, batches: ReaderBatches):
+        labels = np.concatenate([batches[index][1] for index in range(len(batches))])
+        return labels, ReaderBatches(batches.reader, ids_only=True)
+
+    def prepare_model(self, model, placement, resumed_epochs: int) -> None:
+        """Nothing: one process, placed by keras.distribution."""

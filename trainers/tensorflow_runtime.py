@@ -1,0 +1,63 @@
+"""`trainers.fit` on the TensorFlow backend: tf.data input, MirroredStrategy (multi-worker from TF_CONFIG)."""
+
+import numpy as np
+import tensorflow as tf
+
+from trainers.distribution import adapt_to_multi_worker, check_same_resume_epoch, cluster_size, make_strategy
+
+
+class TensorFlowRuntime:
+    """tf.data batches and tf.distribute placement (see trainers/runtime.py for the seam)."""
+
+    name = "tensorflow"
+
+    def placement(self, config):
+        return make_strategy(config.cpu_devices)
+
+    def enable_determinism(self) -> None:
+        tf.config.experimental.enable_op_determinism()
+
+    def versions(self) -> dict:
+        return {"tensorflow": tf.__version__}
+
+    def check(self, config) -> None:
+        """Nothing the TensorFlow backend refuses beyond trainers.fit's own checks."""
+
+    def train_batches(self, config, strategy, skipped_steps: int):
+        """One seeded, repeated stream, after the steps a resumed run has done.
+
+        Under a multi-worker TF_CONFIG each worker reads its own shard files (every n-th) in per-replica
+        batches, so the skip is exact (tf.data's auto-sharding would split every global batch between steps).
+        """
+        from datasets.reader import make_dataset
+
+        def stream(batch_size, files_shard=(0, 1), batches_per_step=1):
+            data = make_dataset(config.data_dir, "train", batch_size, shuffle=True, seed=config.seed,
+                                files_shard=files_shard)
+            return data.repeat().skip(skipped_steps * batches_per_step)
+
+        def worker_stream(context):
+            workers = context.num_input_pipelines
+            return stream(context.get_per_replica_batch_size(config.batch_size), (context.input_pipeline_id, workers),
+                          context.num_replicas_in_sync // workers)
+
+        if cluster_size() == 1:
+            return stream(config.batch_size)
+        return strategy.distribute_datasets_from_function(worker_stream)
+
+    def batches(self, config, split: str):
+        """One pass over a split, in file order, as (ids, labels) batches."""
+        from datasets.reader import make_dataset
+
+        return make_dataset(config.data_dir, split, config.batch_size)
+
+    def labels_and_inputs(self, batches):
+        """The labels of a split's batches, and the batches without them (for predict)."""
+        labels = np.concatenate([label.numpy() for _, label in batches])
+        return labels, batches.map(lambda ids, label: ids)
+
+    def prepare_model(self, model, strategy, resumed_epochs: int) -> None:
+        """The multi-worker checks and work-arounds (trainers/distribution.py)."""
+        if cluster_size() > 1:
+            check_same_resume_epoch(strategy, resumed_epochs)
+            adapt_to_multi_worker(model)
