@@ -170,7 +170,7 @@ def fit_model(run: TrainingRun) -> None:
     with run.strategy.scope():
         run.model.fit(train_data, validation_data=runtime.batches(config, "val"),
                       epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                      callbacks=list(run.callbacks.values()), verbose=config.verbose)
+                      callbacks=list(run.callbacks.values()), verbose=config.verbose, shuffle=False)
     best_checkpoint = os.path.join(run.run_dir, "checkpoints", "best.weights.h5")
     if run.callbacks["nonfinite"].diverged:
         raise FloatingPointError(f"training loss became NaN/Inf; stopped. The best checkpoint so far is "

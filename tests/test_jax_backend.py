@@ -1,0 +1,141 @@
+"""The training path on the Keras JAX backend, each check in a process where importing TensorFlow fails.
+
+Conversion, the numpy reader, trainers.fit (with a resume after SIGKILL) and trainers.sweep run through
+tests/run_without_tensorflow.py; the TensorFlow side of each comparison runs here.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.sample_data import sample_file
+from tests.test_fault_tolerance import finished_epochs
+from tests.test_numpy_reader import row_multiset
+from tf_multiemb import build_model
+
+REPO = __file__.rsplit("/tests/", 1)[0]
+FIT = ["--model=dnn", "--embedding=multi", "--scale=2", "--embedding_dim=6", "--hidden_units=64,32",
+       "--batch_size=256", "--epochs=3", "--patience=3", "--seed=1", "--deterministic", "--verbose=0"]
+COMPARED = ("test_auc", "test_logloss", "best_val_auc", "best_epoch", "val_auc", "train_loss", "weights_sha256")
+
+
+def without_tensorflow(module, *args):
+    return [sys.executable, "tests/run_without_tensorflow.py", module, *map(str, args)]
+
+
+def run_without_tensorflow(module, *args):
+    completed = subprocess.run(without_tensorflow(module, *args), cwd=REPO, capture_output=True, text=True,
+                               timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed
+
+
+@pytest.fixture(scope="module")
+def jax_data_dir(tmp_path_factory):
+    """The real 10k Criteo rows, converted in a process without TensorFlow."""
+    data_dir = tmp_path_factory.mktemp("jax") / "data"
+    run_without_tensorflow("datasets.criteo", f"--input={sample_file('criteo/train-10k.txt')}",
+                           f"--output_dir={data_dir}")
+    return data_dir
+
+
+def test_the_stand_in_process_cannot_import_tensorflow():
+    completed = subprocess.run(without_tensorflow("datasets.reader"), cwd=REPO, capture_output=True, text=True)
+    assert completed.returncode == 1 and "No module named 'tensorflow' (blocked" in completed.stderr
+
+
+def test_numpy_reader_without_tensorflow_yields_the_tf_data_rows(jax_data_dir, criteo_10k_ids, tmp_path):
+    run_without_tensorflow("tests.jax_checks", "rows", jax_data_dir, "train", tmp_path / "rows.npz")
+    rows = np.load(tmp_path / "rows.npz")
+    assert row_multiset(rows["ids"], rows["labels"]) == row_multiset(*criteo_10k_ids["train"])
+
+
+@pytest.fixture(scope="module")
+def jax_fit_runs(jax_data_dir, tmp_path_factory):
+    """An uninterrupted run, and a run SIGKILLed after its first epoch's backup then rerun, both on JAX."""
+    root = tmp_path_factory.mktemp("jax_runs")
+
+    def fit(run_dir):
+        return without_tensorflow("trainers.fit", f"--data_dir={jax_data_dir}", f"--output_dir={run_dir}", *FIT)
+
+    reference = subprocess.Popen(fit(root / "reference"), cwd=REPO, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+    killed_dir = root / "killed"
+    victim = subprocess.Popen(fit(killed_dir), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while finished_epochs(killed_dir) < 1 and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL and 1 <= finished_epochs(killed_dir) < 3
+    resumed = subprocess.run(fit(killed_dir), cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    stdout, stderr = reference.communicate(timeout=600)
+    assert reference.returncode == 0, stderr[-3000:]
+    return root / "reference", killed_dir, stdout
+
+
+def test_fit_on_jax_resumes_after_sigkill_with_the_metrics_of_an_uninterrupted_run(jax_fit_runs):
+    reference_dir, killed_dir, stdout = jax_fit_runs
+    assert "TensorBoard logs skipped: TensorFlow is not installed" in stdout
+    expected = json.loads((reference_dir / "results.json").read_text())
+    got = json.loads((killed_dir / "results.json").read_text())
+    assert got["resumed_from_epoch"] >= 1 and {k: got[k] for k in COMPARED} == {k: expected[k] for k in COMPARED}
+    assert expected["test_auc"] > 0.66
+    info = json.loads((killed_dir / "run_info.json").read_text())
+    assert info["keras_backend"] == "jax" and "jax" in info and "tensorflow" not in info
+    assert len((killed_dir / "information_abundance.jsonl").read_text().splitlines()) == expected["epochs"]
+
+
+def test_a_model_trained_on_jax_exports_under_tensorflow_with_equal_predictions(jax_fit_runs, tmp_path):
+    from datasets.criteo import raw_rows
+    from export.requests import example_from_raw
+    from export.saved_model import export_run
+
+    reference_dir, _, _ = jax_fit_runs
+    export_run(str(reference_dir), str(tmp_path / "export"))
+    served = tf.saved_model.load(str(tmp_path / "export")).signatures
+    rows = list(raw_rows(sample_file("criteo/test-unlabeled-10k.txt")))[:256]
+    examples = tf.constant([example_from_raw(row) for row in rows])
+    ids = served["preprocess_examples"](examples=examples)
+    np.savez(tmp_path / "ids.npz", ids=next(iter(ids.values())).numpy())
+    run_without_tensorflow("tests.jax_checks", "predict", reference_dir / "model.keras", tmp_path / "ids.npz",
+                           tmp_path / "jax.npz")
+    exported = served["serving_default"](examples=examples)["probability"].numpy().reshape(-1)
+    np.testing.assert_allclose(np.load(tmp_path / "jax.npz")["probabilities"].reshape(-1), exported, atol=1e-5)
+
+
+def test_a_short_sweep_runs_on_jax(jax_data_dir, tmp_path):
+    run_without_tensorflow("trainers.sweep", f"--data_dir={jax_data_dir}", "--models=fm", "--embeddings=multi", "--scales=1,2", "--seeds=1",
+                           "--epochs=1", "--batch_size=1024", "--embedding_dim=4", "--hidden_units=16",
+                           f"--output_dir={tmp_path}")
+    runs = (tmp_path / "runs.csv").read_text().splitlines()
+    assert len(runs) == 1 + 2 and (tmp_path / "report.md").is_file()
+
+
+def test_jax_and_tensorflow_give_the_same_first_step_loss_and_gradients(tmp_path):
+    model = build_model("dcnv2", [7, 11, 5, 9], embedding="multi", scale=2, embedding_dim=3, hidden_units=(16, 8),
+                        num_layers=2)
+    model.save(tmp_path / "model.keras")
+    rng = np.random.default_rng(0)
+    ids = np.stack([rng.integers(0, size, 64) for size in (7, 11, 5, 9)], axis=1).astype("int32")
+    labels = rng.integers(0, 2, (64, 1)).astype("float32")
+    np.savez(tmp_path / "batch.npz", ids=ids, labels=labels)
+    run_without_tensorflow("tests.jax_checks", "step", tmp_path / "model.keras", tmp_path / "batch.npz",
+                           tmp_path / "jax.npz")
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean(keras.losses.binary_crossentropy(labels, model(ids, training=False)))
+    gradients = tape.gradient(loss, [v.value for v in model.trainable_variables])
+    jax_side = np.load(tmp_path / "jax.npz")
+    np.testing.assert_allclose(jax_side["loss"], loss.numpy(), rtol=1e-5, atol=1e-6)
+    assert len(jax_side.files) == 1 + len(gradients) == 1 + len(model.trainable_variables)
+    for index, (variable, gradient) in enumerate(zip(model.trainable_variables, gradients)):
+        np.testing.assert_allclose(jax_side[f"gradient_{index}"], tf.convert_to_tensor(gradient).numpy(), atol=1e-5,
+                                   err_msg=variable.path)
