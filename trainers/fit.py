@@ -37,6 +37,7 @@ import time
 from absl import app, flags
 
 from trainers.config import HELP, FitConfig, as_flagfile, hidden_units, parse_interaction_args
+from trainers.run_lock import RunDirectoryBusy, repair_log_tail, run_directory_lock
 
 
 def define_flags():
@@ -243,6 +244,7 @@ def truncate_logs(run_dir, epochs):
     for name, header_lines in (("epochs.csv", 1), ("information_abundance.jsonl", 0)):
         path = os.path.join(run_dir, name)
         if os.path.isfile(path):
+            repair_log_tail(path)
             with open(path) as handle:
                 lines = handle.readlines()[:header_lines + epochs] if epochs else []
             with open(path, "w") as handle:
@@ -358,9 +360,15 @@ def train(config):
     """Runs one training job end to end and returns the results dict (also written to results.json).
 
     Rerunning a job whose run directory holds a backup/ (an interrupted run) resumes it. Under a multi-worker
-    TF_CONFIG the results are the chief's; the other workers return the same.
+    TF_CONFIG the results are the chief's; the other workers return the same. The run directory is locked
+    for the whole job: RunDirectoryBusy when another live process trains there.
     """
     validate(config)
+    with run_directory_lock(worker_run_dir(config.output_dir)):
+        return train_in_locked_directory(config)
+
+
+def train_in_locked_directory(config):
     import keras
     import tensorflow as tf
 
@@ -444,7 +452,7 @@ def main(argv):
         sys.exit(f"error: {error}")
     try:
         results = train(config)
-    except (FloatingPointError, WorkerMismatchError) as error:
+    except (FloatingPointError, WorkerMismatchError, RunDirectoryBusy) as error:
         sys.exit(f"error: {error}")
     print(json.dumps({key: results[key] for key in (
         "model", "embedding", "scale", "test_auc", "test_logloss", "best_val_auc", "epochs", "mean_ia",
