@@ -46,8 +46,9 @@ class RawFeaturePreprocessor(tf.Module):
         parsed = tf.io.parse_example(serialized, self.example_spec())
         columns = {}
         for name, kind in self.fields:
+            lengths = parsed[name].row_lengths()
             check = tf.debugging.assert_less_equal(
-                parsed[name].row_lengths(), tf.constant(1, tf.int64),
+                lengths, tf.ones_like(lengths),
                 message=f"feature {name} holds more than one value in an example; it takes at most one")
             with tf.control_dependencies([check]):
                 default = NUMERIC_MISSING if kind == "numeric" else ""
