@@ -12,6 +12,7 @@ of another format, a value that is not a valid raw value, e.g. a number outside 
 `error: ...` on stderr naming the file, the line and the field, and exit code 2.
 """
 
+import json
 import os
 import sys
 
@@ -21,6 +22,7 @@ from datasets.raw_input import raw_format_for, read_rows
 from datasets.schema import SCHEMA_FILE
 
 EXIT_BAD_INPUT = 2
+SCHEMA_COPY = os.path.join("assets.extra", SCHEMA_FILE)  # written by export.saved_model
 
 
 def check_signature(signature, schema: dict) -> None:
@@ -46,10 +48,6 @@ def batched(rows, size: int):
 
 
 def load_exported_schema(model_dir: str) -> dict:
-    import json
-
-    from export.saved_model import SCHEMA_COPY
-
     path = os.path.join(model_dir, SCHEMA_COPY)
     if not os.path.isfile(path):
         raise ValueError(f"{model_dir} has no {SCHEMA_COPY} (exported before export.saved_model stored the "
@@ -58,13 +56,12 @@ def load_exported_schema(model_dir: str) -> dict:
         return json.load(handle)
 
 
-def write_probabilities(signature, schema: dict, input_path: str, output, batch_size: int, bar) -> int:
+def write_probabilities(signature, fields: list, rows, output, batch_size: int, bar) -> int:
     from export.requests import columns_from_rows
 
-    fields = [(field["name"], field["kind"]) for field in schema["fields"]]
     count = 0
     output.write("probability\n")
-    for batch in batched(read_rows(input_path, raw_format_for(schema, input_path)), batch_size):
+    for batch in batched(rows, batch_size):
         probabilities = signature(**columns_from_rows(batch, fields))["probability"].numpy()
         output.writelines(f"{p:.9g}\n" for p in probabilities)
         count += len(batch)
@@ -75,16 +72,18 @@ def write_probabilities(signature, schema: dict, input_path: str, output, batch_
 def predict_file(model_dir: str, input_path: str, output_path: str, batch_size: int = 4096,
                  progress: bool = True) -> int:
     """Writes the probabilities CSV; returns the number of rows predicted. Nothing is left on failure."""
+    schema = load_exported_schema(model_dir)
+    rows = read_rows(input_path, raw_format_for(schema, input_path))  # checks the layout before TF loads
     import tensorflow as tf
     from tqdm import tqdm
 
-    schema = load_exported_schema(model_dir)
     signature = tf.saved_model.load(model_dir).signatures["predict_columns"]
     check_signature(signature, schema)
+    fields = [(field["name"], field["kind"]) for field in schema["fields"]]
     partial = f"{output_path}.partial"
     try:
         with open(partial, "w") as output, tqdm(desc="predicting", unit=" rows", disable=not progress) as bar:
-            count = write_probabilities(signature, schema, input_path, output, batch_size, bar)
+            count = write_probabilities(signature, fields, rows, output, batch_size, bar)
         os.replace(partial, output_path)
     finally:
         if os.path.exists(partial):

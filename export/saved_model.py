@@ -27,11 +27,11 @@ from tensorflow_serving.apis import prediction_log_pb2
 import tf_multiemb  # noqa: F401  (registers the serializable layers)
 from datasets.raw_input import raw_format_for, read_rows
 from datasets.schema import SCHEMA_FILE, load_schema
+from export.predict import SCHEMA_COPY
 from export.preprocessing import RawFeaturePreprocessor
 from export.requests import predict_request
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-SCHEMA_COPY = os.path.join("assets.extra", SCHEMA_FILE)
 
 
 def load_run(run_dir: str):
