@@ -14,11 +14,12 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from datasets.avazu import COLUMNS, AvazuFormat
 from datasets.conversion import convert
+from export.grpc_client import input_rows, predict
 from export.predict import predict_file
 from export.requests import columns_from_rows, example_from_raw, rest_columnar_payload, rest_instances_payload
 from export.saved_model import WARMUP_FILE, export_run
 from tests.sample_data import sample_file
-from tests.test_export import CLI
+from tests.test_serving_contract import ModelBackedStub, saved_model_cli_probabilities, serving_default
 from tests.test_fit import REPO
 from trainers.config import FitConfig
 from trainers.fit import train
@@ -56,10 +57,6 @@ def parsed(serialized):
     return {name: list(feature.bytes_list.value) for name, feature in features.items()}
 
 
-def serving_default(loaded, serialized):
-    return loaded.signatures["serving_default"](examples=tf.constant(serialized))["probability"].numpy()
-
-
 def test_default_warmup_requests_are_the_runs_own_avazu_rows(exported):
     export_dir, loaded, _, _ = exported
     records = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
@@ -86,12 +83,8 @@ def test_both_signatures_and_the_rest_payloads_agree_on_avazu_rows(exported):
 
 def test_saved_model_cli_run_with_avazu_input_examples(exported, tmp_path):
     export_dir, _, rows, expected = exported
-    examples = [{name: [value] for name, value in row.items() if value is not None} for row in rows[:3]]
-    completed = subprocess.run(
-        [str(CLI), "run", "--dir", str(export_dir), "--tag_set", "serve", "--signature_def", "serving_default",
-         "--input_examples", f"examples={examples!r}", "--outdir", str(tmp_path)], capture_output=True, text=True)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    np.testing.assert_allclose(np.load(tmp_path / "probability.npy"), expected[:3], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(saved_model_cli_probabilities(export_dir, rows[:3], tmp_path), expected[:3],
+                               atol=1e-6, rtol=0)
 
 
 def test_export_predict_writes_one_probability_per_avazu_row(exported, tmp_path):
@@ -129,3 +122,9 @@ def test_a_criteo_file_is_refused_by_an_avazu_model(exported, tmp_path):
     assert errors == [f"error: {criteo_file} line 1: not an Avazu header (41 columns starting ['Id', 'Label', "
                       "'I1']); expected id,click,hour,C1,...,C21, with or without click"]
     assert not output.exists() and not (tmp_path / "preds.csv.partial").exists()
+
+
+def test_grpc_client_reads_avazu_rows_in_the_exports_format(exported):
+    export_dir, loaded, _, expected = exported
+    rows = input_rows(sample_file("avazu/sample-100.csv"), str(export_dir), 5)
+    np.testing.assert_allclose(predict(ModelBackedStub(loaded), rows, "avazu"), expected[:5], atol=1e-6, rtol=0)
