@@ -4,9 +4,9 @@
 
 Rows are `id,click,hour,C1,banner_pos,...,C21` with a header, CRLF or LF line endings, plain or gzip
 (export.predict also reads Kaggle's test.csv, the same without `click`). As in the paper's code
-(docs/design.md, "Preprocessing (as in the authors' code)"): 22 categorical fields hour..C21 (id dropped, click is the label,
-hour kept as its raw YYMMDDHH string), min-count 4. --hour_features appends two derived fields,
-hour_of_day (HH) and weekday (0 = Monday), that are not in the paper's setup.
+(docs/design.md, "Preprocessing (as in the authors' code)"): 22 categorical fields hour..C21 (id dropped,
+click is the label, hour kept as its raw YYMMDDHH string), min-count 4. --hour_features appends two
+derived fields, hour_of_day (HH) and weekday (0 = Monday), that are not in the paper's setup.
 """
 
 import pyarrow as pa

@@ -13,7 +13,7 @@ import gzip
 import itertools
 from typing import Iterator
 
-from datasets.conversion import is_gzip
+from datasets.conversion import DelimitedFormat, is_gzip
 from datasets.tokens import RawValueError, numeric_value
 
 CHUNK_ROWS = 1024  # rows whose derived fields are computed together
@@ -35,12 +35,12 @@ def first_line(path: str) -> str:
         return handle.readline(1 << 20).decode("utf-8", errors="replace").rstrip("\r\n")
 
 
-def file_fields(raw_format) -> list:
+def file_fields(raw_format: DelimitedFormat) -> list:
     """The (name, kind) fields a line of `raw_format` holds, in column order (derived fields excluded)."""
     return raw_format.fields[:raw_format.num_columns - raw_format.feature_start]
 
 
-def parse_line(path: str, number: int, line: str, raw_format) -> dict:
+def parse_line(path: str, number: int, line: str, raw_format: DelimitedFormat) -> dict:
     """One data line -> {field: int, str or None}; RawInputError on a wrong column count or value."""
     columns = line.split(raw_format.delimiter)
     if len(columns) != raw_format.num_columns:
@@ -57,7 +57,7 @@ def parse_line(path: str, number: int, line: str, raw_format) -> dict:
     return row
 
 
-def numbered_lines(path: str, raw_format) -> Iterator[tuple]:
+def numbered_lines(path: str, raw_format: DelimitedFormat) -> Iterator[tuple]:
     """(line number, text) of every data line; a header on line 1 is skipped."""
     with open_binary(path) as handle:
         for number, data in enumerate(handle, 1):
@@ -69,17 +69,17 @@ def numbered_lines(path: str, raw_format) -> Iterator[tuple]:
                 yield number, line
 
 
-def read_rows(path: str, raw_format) -> Iterator[dict]:
+def read_rows(path: str, raw_format: DelimitedFormat) -> Iterator[dict]:
     """{field: value} of every data line of a raw file in `raw_format`, derived fields included."""
     complete_rows = getattr(raw_format, "complete_rows", None)  # formats with derived fields define it
     lines = numbered_lines(path, raw_format)
-    while chunk := [parse_line(path, number, line, raw_format) for number, line in itertools.islice(lines, CHUNK_ROWS)]:
+    while chunk := [parse_line(path, number, text, raw_format) for number, text in itertools.islice(lines, CHUNK_ROWS)]:
         if complete_rows is not None:
             complete_rows(chunk)
         yield from chunk
 
 
-def raw_format_for(schema: dict, path: str):
+def raw_format_for(schema: dict, path: str) -> DelimitedFormat:
     """The layout of raw file `path` for a data set converted to `schema`; ValueError when none fits."""
     from datasets import avazu, criteo
 

@@ -38,7 +38,7 @@ def predict(stub, rows: list, model_name: str, timeout_s: float = 10.0):
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv: list) -> None:
     del argv
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc

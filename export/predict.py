@@ -15,6 +15,7 @@ of another format, a value that is not a valid raw value, e.g. a number outside 
 import json
 import os
 import sys
+import typing
 
 from absl import app, flags
 
@@ -36,7 +37,7 @@ def check_signature(signature, schema: dict) -> None:
                          f"{sorted(expected)}; export the run again with export.saved_model")
 
 
-def batched(rows, size: int):
+def batched(rows: typing.Iterable[dict], size: int) -> typing.Iterator[list]:
     batch = []
     for row in rows:
         batch.append(row)
@@ -102,7 +103,7 @@ def usage_error(flag_values) -> "str | None":
     return None
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> "typing.NoReturn":
     print(f"error: {message}", file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)
 
@@ -110,7 +111,7 @@ def fail(message: str) -> None:
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv: list) -> None:
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}")
     problem = usage_error(FLAGS)

@@ -34,7 +34,7 @@ from export.requests import predict_request
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
-def load_run(run_dir: str):
+def load_run(run_dir: str) -> "tuple[keras.Model, RawFeaturePreprocessor]":
     """(Keras model, RawFeaturePreprocessor) of a finished run."""
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_path):
@@ -102,7 +102,7 @@ def export_run(run_dir: str, output_dir: str, warmup_input: "str | None" = None,
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv: list) -> None:
     del argv
     if not os.path.basename(os.path.normpath(FLAGS.output_dir)).isdigit():
         sys.exit(f"error: --output_dir={FLAGS.output_dir} must end in a version number, e.g. models/criteo_dcnv2/1")

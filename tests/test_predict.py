@@ -61,8 +61,9 @@ AVAZU_SAMPLE = sample_file("avazu/sample-100.csv")
 
 @pytest.mark.parametrize("arguments, message", [
     (["--input=/nonexistent/test.txt"], "error: --input=/nonexistent/test.txt does not exist"),
-    ([f"--input={AVAZU_SAMPLE}"], f"error: {AVAZU_SAMPLE} line 1: not a Criteo row: 1 tab-separated columns; "
-                                  "expected 40 (train.txt) or 39 (test.txt) tab-separated, or 41 comma-separated (CSV)"),
+    ([f"--input={AVAZU_SAMPLE}"],
+     f"error: {AVAZU_SAMPLE} line 1: not a Criteo row: 1 tab-separated columns; expected 40 (train.txt) or 39 "
+     "(test.txt) tab-separated, or 41 comma-separated (CSV)"),
     ([f"--input={AVAZU_SAMPLE}", "--batch_size=0"], "error: --batch_size=0 must be positive"),
     ([f"--input={AVAZU_SAMPLE}", "--batch_size=-3"], "error: --batch_size=-3 must be positive"),
 ])
