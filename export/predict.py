@@ -119,7 +119,7 @@ def main(argv: list) -> None:
         fail(problem)
     try:
         count = predict_file(FLAGS.model_dir, FLAGS.input, FLAGS.output, FLAGS.batch_size)
-    except ValueError as error:  # RawInputError and RawValueError are ValueErrors
+    except (ValueError, OSError) as error:  # RawInputError and RawValueError are ValueErrors
         fail(str(error))
     print(f"wrote {count} probabilities to {FLAGS.output}")
 
