@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from datasets.schema import SPLITS, write_schema
 from datasets.tfrecord_frames import framed
-from datasets.tokens import MISSING_TOKEN, OOV_ID
+from datasets.tokens import MISSING_TOKEN, OOV_ID, numeric_value_error
 
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 MAX_REPORTED_BAD_LINES = 10
@@ -173,13 +173,13 @@ class DelimitedFormat:
         for position in self.numeric_positions:
             column = columns[self.feature_start + position]
             fresh = set(column) - valid_numbers[position]
-            invalid = {value for value in fresh if not is_integer_text(value)}
-            valid_numbers[position].update(fresh - invalid)
+            invalid = {value: error for value in fresh if (error := numeric_value_error(value)) is not None}
+            valid_numbers[position].update(fresh - invalid.keys())
             if invalid:
                 name = self.fields[position][0]
                 for index, value in enumerate(column):
                     if value in invalid:
-                        rejected.setdefault(index, BadRow("numeric", f"{name}={value[:20]!r} is not an integer"))
+                        rejected.setdefault(index, BadRow(invalid[value].reason, f"{name}={invalid[value]}"))
         if rejected:
             numbers = [number for (number, _), ok in zip(lines, keep) if ok]
             bad.extend((numbers[index], error) for index, error in rejected.items())
@@ -195,13 +195,8 @@ def report_in_order(bad, bad_rows):
         bad_rows.add(number, error)
 
 
-INTEGER_PATTERN = "^(-?[0-9]+)?$"  # the same rule as is_integer_text
-
-
-def is_integer_text(value):
-    """'' (missing) or an optional minus followed by ASCII digits; int() alone would accept ' 1' or '1_0'."""
-    digits = value[1:] if value.startswith("-") else value
-    return value == "" or (digits.isascii() and digits.isdigit())
+# Integers of at most 18 digits fit int64; longer ones take the line-by-line path (tokens.numeric_value_error).
+INTEGER_PATTERN = "^(-?[0-9]{1,18})?$"
 
 
 def decoded_lines(data, first_line, bad):

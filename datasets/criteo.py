@@ -4,16 +4,17 @@
 
 Accepted inputs (plain or gzip): Kaggle `train.txt` (tab-separated `label, I1..I13, C1..C26`, no header),
 the CSV variant with header `Id,Label,I1..I13,C1..C26`, and, for `raw_rows` only, the unlabelled
-`test.txt` (39 tab-separated columns). I1..I13 are integers (may be empty or negative), C1..C26 hashes
-(may be empty). Numeric values are bucketized as in the paper's code; min-count 10 (REFERENCE.md).
+`test.txt` (39 tab-separated columns). I1..I13 are int64 integers (may be empty or negative), C1..C26
+hashes (may be empty). Numeric values are bucketized as in the paper's code; min-count 10 (docs/design.md,
+"Preprocessing (as in the authors' code)").
 """
 
-import gzip
 import sys
 
 from absl import app, flags
 
-from datasets.conversion import ConversionError, DelimitedFormat, convert, is_gzip, is_integer_text
+from datasets.conversion import ConversionError, DelimitedFormat, convert
+from datasets.raw_input import RawInputError, first_line, read_rows
 
 NUMERIC_FIELDS = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL_FIELDS = [f"C{i}" for i in range(1, 27)]
@@ -25,47 +26,30 @@ UNLABELLED_TSV = DelimitedFormat("criteo_unlabelled", FIELDS, "\t", num_columns=
                                  feature_start=0)
 
 
-def open_binary(path):
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
-
-
-def first_line(path):
-    with open_binary(path) as handle:
-        return handle.readline(1 << 20).decode("utf-8", errors="replace").rstrip("\r\n")
-
-
-def detect_format(path, labelled=True):
-    """TSV or CSV layout from the first line; unlabelled TSV (39 columns) when `labelled` is False."""
+def detect_format(path: str) -> DelimitedFormat:
+    """TSV or CSV layout of a labelled file (for conversion) from its first line."""
     line = first_line(path)
-    if "\t" not in line and line.count(",") >= 39:
-        return CSV
-    if labelled:
-        return TSV
-    return UNLABELLED_TSV if line.count("\t") == 38 else TSV
+    return CSV if "\t" not in line and line.count(",") >= 39 else TSV
 
 
-def raw_rows(path):
+def raw_input_format(path: str) -> DelimitedFormat:
+    """The layout of a raw file to predict on: train.txt (40 columns), test.txt (39) or the CSV (41)."""
+    line = first_line(path)
+    for layout in (TSV, UNLABELLED_TSV, CSV):
+        if len(line.split(layout.delimiter)) == layout.num_columns:
+            return layout
+    raise RawInputError(path, 1, f"not a Criteo row: {line.count(chr(9)) + 1} tab-separated columns; expected 40 "
+                                 "(train.txt) or 39 (test.txt) tab-separated, or 41 comma-separated (CSV)")
+
+
+def raw_rows(path: str):
     """Yields {I1: int or None, ..., C1: str or None} for every row of a Criteo TSV/CSV (labelled or not).
 
-    The label and the Id column are dropped; a malformed line raises ValueError naming its line number.
-    Feed the dicts to the exported model's raw-feature signature (unknown categories map to OOV there).
+    The label and the Id column are dropped; a malformed line raises RawInputError (a ValueError) naming
+    its line number. Feed the dicts to the exported model's raw-feature signatures (unknown categories map
+    to OOV there).
     """
-    raw_format = detect_format(path, labelled=False)
-    start = raw_format.feature_start
-    with open_binary(path) as handle:
-        for number, data in enumerate(handle, 1):
-            line = data.decode("utf-8").rstrip("\r\n")
-            if number == 1 and raw_format.is_header(line):
-                continue
-            columns = line.split(raw_format.delimiter)
-            if len(columns) != raw_format.num_columns:
-                raise ValueError(f"{path} line {number}: {len(columns)} columns, expected {raw_format.num_columns}")
-            row = {}
-            for (name, kind), value in zip(FIELDS, columns[start:start + len(FIELDS)]):
-                if kind == "numeric" and not is_integer_text(value):
-                    raise ValueError(f"{path} line {number}: {name}={value[:20]!r} is not an integer")
-                row[name] = None if value == "" else (int(value) if kind == "numeric" else value)
-            yield row
+    return read_rows(path, raw_input_format(path))
 
 
 FLAGS = flags.FLAGS

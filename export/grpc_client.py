@@ -1,6 +1,10 @@
-"""TF Serving gRPC client example: raw Criteo rows -> PredictRequest (serving_default) -> probabilities.
+"""TF Serving gRPC client example: raw rows -> PredictRequest (serving_default) -> probabilities.
 
     python -m export.grpc_client --server=localhost:8500 --model_name=criteo_dcnv2 --input=test.txt --rows=4
+    python -m export.grpc_client --model_name=avazu --export_dir=models/avazu/1 --input=test.csv
+
+The rows are read in the raw format of the served model's data: Criteo without --export_dir, otherwise
+the format named by the schema export.saved_model stored in <export_dir>/assets.extra/.
 """
 
 import itertools
@@ -9,9 +13,19 @@ import sys
 from absl import app, flags
 
 from datasets.criteo import raw_rows
+from datasets.raw_input import raw_format_for, read_rows
+from export.predict import load_exported_schema
 
 
-def predict(stub, rows, model_name, timeout_s=10.0):
+def input_rows(path: str, export_dir: "str | None", count: int) -> list:
+    """The first `count` raw rows of `path`, in the format of the export's schema (no export_dir: Criteo)."""
+    if export_dir is None:
+        return list(itertools.islice(raw_rows(path), count))
+    schema = load_exported_schema(export_dir)
+    return list(itertools.islice(read_rows(path, raw_format_for(schema, path)), count))
+
+
+def predict(stub, rows: list, model_name: str, timeout_s: float = 10.0):
     """Probabilities (numpy [len(rows)]) from a PredictionServiceStub for raw feature dicts."""
     import tensorflow as tf
 
@@ -24,13 +38,13 @@ def predict(stub, rows, model_name, timeout_s=10.0):
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv: list) -> None:
     del argv
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     try:
-        rows = list(itertools.islice(raw_rows(FLAGS.input), FLAGS.rows))
+        rows = input_rows(FLAGS.input, FLAGS.export_dir, FLAGS.rows)
     except (OSError, ValueError) as error:
         sys.exit(f"error: {error}")
     stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(FLAGS.server))
@@ -45,7 +59,9 @@ def main(argv):
 if __name__ == "__main__":
     flags.DEFINE_string("server", "localhost:8500", "TF Serving gRPC address.")
     flags.DEFINE_string("model_name", "criteo_dcnv2", "Model name TF Serving was started with.")
-    flags.DEFINE_string("input", None, "Raw Kaggle Criteo rows.")
+    flags.DEFINE_string("input", None, "Raw rows in the served model's format.")
+    flags.DEFINE_string("export_dir", None, "The served SavedModel version directory, for its data format "
+                        "(default: Criteo rows).")
     flags.DEFINE_integer("rows", 4, "Number of rows to send.")
     flags.mark_flags_as_required(["input"])
     app.run(main)

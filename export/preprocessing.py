@@ -19,7 +19,7 @@ NUMERIC_MISSING = tf.int64.min  # sentinel inside the graph for an absent numeri
 class RawFeaturePreprocessor(tf.Module):
     """Maps serialized tf.Examples or named raw feature tensors to ids (batch, N) int32."""
 
-    def __init__(self, schema_dir):
+    def __init__(self, schema_dir: str):
         super().__init__(name="raw_feature_preprocessor")
         schema = load_schema(schema_dir)
         self.fields = [(field["name"], field["kind"]) for field in schema["fields"]]
@@ -31,31 +31,51 @@ class RawFeaturePreprocessor(tf.Module):
                 value_dtype=tf.int64, value_index=tf.lookup.TextFileIndex.LINE_NUMBER)
             self.tables.append(tf.lookup.StaticHashTable(initializer, default_value=-1))
 
-    def feature_dtype(self, kind):
+    def feature_dtype(self, kind: str) -> tf.DType:
         return tf.int64 if kind == "numeric" else tf.string
 
-    def example_spec(self):
+    def example_spec(self) -> dict:
         return {name: tf.io.RaggedFeature(self.feature_dtype(kind)) for name, kind in self.fields}
 
-    def column_spec(self):
+    def column_spec(self) -> dict:
         """Named raw tensors for the columnar signature: one value per row, numeric missing = int64 min."""
         return {name: tf.TensorSpec([None], self.feature_dtype(kind), name=name) for name, kind in self.fields}
 
-    def ids_from_examples(self, serialized):
+    def ids_from_examples(self, serialized: tf.Tensor) -> tf.Tensor:
+        """tf.Examples -> ids; a feature with more than one value is an InvalidArgumentError naming it."""
         parsed = tf.io.parse_example(serialized, self.example_spec())
         columns = {}
         for name, kind in self.fields:
-            default = NUMERIC_MISSING if kind == "numeric" else ""
-            columns[name] = parsed[name].to_tensor(default_value=default, shape=[None, 1])[:, 0]
+            lengths = parsed[name].row_lengths()
+            check = tf.debugging.assert_less_equal(
+                lengths, tf.ones_like(lengths),
+                message=f"feature {name} holds more than one value in an example; it takes at most one")
+            with tf.control_dependencies([check]):
+                default = NUMERIC_MISSING if kind == "numeric" else ""
+                columns[name] = parsed[name].to_tensor(default_value=default, shape=[None, 1])[:, 0]
         return self.ids_from_columns(columns)
 
-    def ids_from_columns(self, columns):
+    def ids_from_columns(self, columns: dict) -> tf.Tensor:
+        """Named raw tensors -> ids; a tensor that is not one value per row is an InvalidArgumentError naming it."""
         ids = []
         for (name, kind), table in zip(self.fields, self.tables):
-            values = columns[name]
+            values = one_value_per_row(name, columns[name])
             if kind == "numeric":
                 tokens = numeric_tokens_tf(values, tf.not_equal(values, NUMERIC_MISSING))
             else:
                 tokens = categorical_tokens_tf(values)
             ids.append(table.lookup(tokens) + 1)  # vocabulary line k has id k + 1; unknown -> -1 + 1 = OOV 0
         return tf.cast(tf.stack(ids, axis=1), tf.int32)
+
+
+def one_value_per_row(name: str, values: tf.Tensor) -> tf.Tensor:
+    """`values` as [batch]; InvalidArgumentError naming the feature when it holds more than one value per row.
+
+    A loaded signature passes a tensor of the right dtype but another shape on unchecked (e.g. [batch, 2] for a
+    [batch] input), so the check runs in the graph, on the runtime shape.
+    """
+    check = tf.debugging.assert_equal(
+        tf.size(values), tf.shape(values)[0],
+        message=f"feature {name} holds more than one value per row; it takes one ([batch])")
+    with tf.control_dependencies([check]):
+        return tf.reshape(values, [-1])

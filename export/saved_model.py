@@ -8,11 +8,15 @@ Signatures:
   predict_columns      one named tensor per raw feature ([batch]; numeric missing = int64 min) -> probability
   preprocess_examples  examples -> ids (int32 [batch, N]): the in-graph raw -> id mapping, for parity checks
 Missing features take the training default (the missing token); unknown categories map to the field's
-OOV id. assets.extra/tf_serving_warmup_requests holds PredictionLog warm-up requests built from real rows.
+OOV id; a feature holding more than one value is an InvalidArgumentError naming it. assets.extra/ holds
+tf_serving_warmup_requests (PredictionLog warm-up requests built from real rows of the run's own raw
+format: Criteo TSV/CSV or Avazu CSV) and schema.json (the run's data schema, which export.predict reads).
+Layout and signatures: docs/design.md, "Export signatures".
 """
 
 import itertools
 import os
+import shutil
 import sys
 
 import keras
@@ -21,22 +25,24 @@ from absl import app, flags
 from tensorflow_serving.apis import prediction_log_pb2
 
 import tf_multiemb  # noqa: F401  (registers the serializable layers)
-from datasets.schema import load_schema
+from datasets.raw_input import raw_format_for, read_rows
+from datasets.schema import SCHEMA_FILE, load_schema
+from export.predict import SCHEMA_COPY
 from export.preprocessing import RawFeaturePreprocessor
-from datasets.criteo import raw_rows
 from export.requests import predict_request
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
-def load_run(run_dir):
+def load_run(run_dir: str) -> "tuple[keras.Model, RawFeaturePreprocessor]":
+    """(Keras model, RawFeaturePreprocessor) of a finished run."""
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"{model_path} not found: --run_dir must be a finished `trainers.fit` run")
     return keras.saving.load_model(model_path, compile=False), RawFeaturePreprocessor(os.path.join(run_dir, "data_schema"))
 
 
-def write_warmup_requests(output_dir, rows, model_name, batch_size=8):
+def write_warmup_requests(output_dir: str, rows: list, model_name: str, batch_size: int = 8) -> str:
     """TF Serving warm-up: PredictionLog records of serving_default requests, `batch_size` rows each."""
     path = os.path.join(output_dir, WARMUP_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -48,7 +54,7 @@ def write_warmup_requests(output_dir, rows, model_name, batch_size=8):
     return path
 
 
-def export_model(model, preprocessor, output_dir, warmup_rows=()):
+def export_model(model, preprocessor: RawFeaturePreprocessor, output_dir: str, warmup_rows=()) -> str:
     """Writes the SavedModel (and warm-up requests from `warmup_rows`, raw feature dicts); returns output_dir."""
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -71,29 +77,39 @@ def export_model(model, preprocessor, output_dir, warmup_rows=()):
     return output_dir
 
 
-def export_run(run_dir, output_dir, warmup_input=None, warmup_rows=32):
-    """Exports a run; warm-up rows come from `warmup_input` (raw Kaggle Criteo file) when given."""
+def warmup_rows_of(schema: dict, warmup_input: "str | None", count: int) -> list:
+    """The first `count` rows of `warmup_input` (default: the file the run's data was converted from)."""
+    if count <= 0:
+        return []
+    path = warmup_input or schema.get("source", {}).get("path")
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(f"warm-up input {path} not found; pass --warmup_input=<raw rows of the run's "
+                                f"{schema['format']} format> or --warmup_rows=0")
+    return list(itertools.islice(read_rows(path, raw_format_for(schema, path)), count))
+
+
+def export_run(run_dir: str, output_dir: str, warmup_input: "str | None" = None, warmup_rows: int = 32) -> str:
+    """Exports a run with its schema; warm-up rows are read (and checked) before anything is written."""
     model, preprocessor = load_run(run_dir)
-    rows = list(itertools.islice(raw_rows(warmup_input), warmup_rows)) if warmup_input and warmup_rows else ()
-    return export_model(model, preprocessor, output_dir, rows)
+    schema_dir = os.path.join(run_dir, "data_schema")
+    rows = warmup_rows_of(load_schema(schema_dir), warmup_input, warmup_rows)
+    export_model(model, preprocessor, output_dir, rows)
+    os.makedirs(os.path.dirname(os.path.join(output_dir, SCHEMA_COPY)), exist_ok=True)
+    shutil.copy(os.path.join(schema_dir, SCHEMA_FILE), os.path.join(output_dir, SCHEMA_COPY))
+    return output_dir
 
 
 FLAGS = flags.FLAGS
 
 
-def main(argv):
+def main(argv: list) -> None:
     del argv
     if not os.path.basename(os.path.normpath(FLAGS.output_dir)).isdigit():
         sys.exit(f"error: --output_dir={FLAGS.output_dir} must end in a version number, e.g. models/criteo_dcnv2/1")
     if os.path.exists(os.path.join(FLAGS.output_dir, "saved_model.pb")):
         sys.exit(f"error: {FLAGS.output_dir} already holds a SavedModel; choose a new version directory")
-    warmup_input = FLAGS.warmup_input
-    if warmup_input is None and FLAGS.warmup_rows and os.path.isdir(os.path.join(FLAGS.run_dir, "data_schema")):
-        warmup_input = load_schema(os.path.join(FLAGS.run_dir, "data_schema"))["source"]["path"]
-    if FLAGS.warmup_rows and warmup_input and not os.path.isfile(warmup_input):
-        sys.exit(f"error: warm-up input {warmup_input} not found; pass --warmup_input=<raw rows> or --warmup_rows=0")
     try:
-        export_run(FLAGS.run_dir, FLAGS.output_dir, warmup_input, FLAGS.warmup_rows)
+        export_run(FLAGS.run_dir, FLAGS.output_dir, FLAGS.warmup_input, FLAGS.warmup_rows)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
     print(f"exported {FLAGS.run_dir} -> {FLAGS.output_dir} "
@@ -103,8 +119,8 @@ def main(argv):
 if __name__ == "__main__":
     flags.DEFINE_string("run_dir", None, "A finished trainers.fit run directory.")
     flags.DEFINE_string("output_dir", None, "Versioned export directory, e.g. models/criteo_dcnv2/1.")
-    flags.DEFINE_string("warmup_input", None, "Raw Criteo rows for TF Serving warm-up requests "
-                        "(default: the file the run's data was converted from).")
+    flags.DEFINE_string("warmup_input", None, "Raw rows in the run's format (Criteo TSV/CSV, Avazu CSV) for TF "
+                        "Serving warm-up requests (default: the file the run's data was converted from).")
     flags.DEFINE_integer("warmup_rows", 32, "Number of warm-up rows (0: no warm-up file).")
     flags.mark_flags_as_required(["run_dir", "output_dir"])
     app.run(main)

@@ -12,6 +12,7 @@ from tests.sample_data import sample_file
 
 from datasets.avazu import COLUMNS, AvazuFormat
 from datasets.conversion import ConversionError, convert
+from datasets.raw_input import raw_format_for, read_rows
 from datasets.schema import load_schema
 
 
@@ -80,3 +81,20 @@ def test_cli(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     schema = load_schema(str(tmp_path / "out"))
     assert schema["min_count"] == 4 and len(schema["fields"]) == 24
+
+
+def test_raw_rows_for_an_hour_features_schema_derive_them_as_the_converter_does(tmp_path):
+    """2014-10-21 was a Tuesday (weekday 1), 2014-10-26 a Sunday (6); '1410' is no hour (missing)."""
+    with open(sample_file("avazu/sample-100.csv")) as handle:
+        lines = handle.readlines()[:4]
+    lines[2] = lines[2].replace(",14102100,", ",14102623,", 1)
+    lines[3] = lines[3].replace(",14102100,", ",1410,", 1)
+    path = tmp_path / "hours.csv"
+    path.write_text("".join(lines))
+    schema = convert(AvazuFormat(hour_features=True), str(path), str(tmp_path / "out"), 1)
+    rows = list(read_rows(str(path), raw_format_for(schema, str(path))))
+    assert [(row["hour"], row["hour_of_day"], row["weekday"]) for row in rows] == [
+        ("14102100", "00", "1"), ("14102623", "23", "6"), ("1410", None, None)]
+    vocabulary = {name: (tmp_path / "out" / "vocab" / f"{name}.txt").read_text().split()
+                  for name in ("hour_of_day", "weekday")}
+    assert vocabulary == {"hour_of_day": ["00", "23", "NULL"], "weekday": ["1", "6", "NULL"]}

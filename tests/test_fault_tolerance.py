@@ -60,9 +60,10 @@ def test_nan_loss_stops_with_a_clear_error_and_writes_no_results(tmp_path):
     assert completed.returncode != 0
     assert "error: training loss became NaN/Inf" in completed.stderr and "--learning_rate" in completed.stderr
     assert not (run_dir / "results.json").exists() and not (run_dir / "model.keras").exists()
+    # With seed 3 and --deterministic, epoch 1 ends with a finite loss (its checkpoint is kept) and epoch 2 diverges.
     checkpoint = run_dir / "checkpoints" / "best.weights.h5"
-    assert f"best checkpoint so far is {checkpoint}" in completed.stderr and checkpoint.is_file() or \
-        "none (diverged in epoch 1)" in completed.stderr
+    assert f"The best checkpoint so far is {checkpoint}; try a lower --learning_rate" in completed.stderr
+    assert checkpoint.is_file()
 
 
 @pytest.mark.parametrize("diverged", [False, True])

@@ -48,7 +48,25 @@ def test_information_abundance_log_has_one_record_per_epoch(se_run):
         assert list(record["fields"]) == names
         field_ias = [entry["ia"] for entry in record["fields"].values()]
         assert record["mean_ia"] == pytest.approx(sum(field_ias) / len(field_ias))
-        assert all(1.0 <= ia <= 10.0 + 1e-9 for ia in field_ias)
+
+
+def test_the_best_epochs_information_abundance_is_that_of_the_saved_embeddings(se_run):
+    """IA = sum / max of the singular values (numpy SVD) of each field's rows of model.keras (the best weights)."""
+    import keras
+    import numpy as np
+
+    run_dir, results = se_run
+    with open(os.path.join(run_dir, "information_abundance.jsonl")) as handle:
+        best = [json.loads(line) for line in handle][results["best_epoch"] - 1]
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    table = keras.ops.convert_to_numpy(model.field_embedding.embeddings)
+    fields = _schema(run_dir)["fields"]
+    offsets = np.cumsum([0] + [field["cardinality"] for field in fields])
+    assert table.shape == (offsets[-1], 10)
+    for field, start, stop in zip(fields, offsets[:-1], offsets[1:]):
+        singular_values = np.linalg.svd(table[start:stop].astype(np.float64), compute_uv=False)
+        assert best["fields"][field["name"]]["ia"] == pytest.approx(singular_values.sum() / singular_values.max(),
+                                                                     rel=1e-5)
 
 
 def test_run_directory_holds_tensorboard_checkpoint_model_and_reproduction_records(se_run):

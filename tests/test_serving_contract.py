@@ -69,14 +69,20 @@ def test_a_request_that_is_not_a_tf_example_is_rejected(served):
         serving_default(loaded, [b"not a tf.Example proto"])
 
 
-def test_saved_model_cli_run_with_input_examples(served, tmp_path):
-    export_dir, loaded, rows, expected = served
-    examples = [{name: [value] for name, value in row.items() if value is not None} for row in rows[:3]]
+def saved_model_cli_probabilities(export_dir, rows, outdir):
+    """`saved_model_cli run --input_examples` on raw feature dicts (missing features left out)."""
+    examples = [{name: [value] for name, value in row.items() if value is not None} for row in rows]
     completed = subprocess.run(
         [str(CLI), "run", "--dir", str(export_dir), "--tag_set", "serve", "--signature_def", "serving_default",
-         "--input_examples", f"examples={examples!r}", "--outdir", str(tmp_path)], capture_output=True, text=True)
+         "--input_examples", f"examples={examples!r}", "--outdir", str(outdir)], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    np.testing.assert_allclose(np.load(tmp_path / "probability.npy"), expected[:3], atol=1e-6, rtol=0)
+    return np.load(outdir / "probability.npy")
+
+
+def test_saved_model_cli_run_with_input_examples(served, tmp_path):
+    export_dir, _, rows, expected = served
+    np.testing.assert_allclose(saved_model_cli_probabilities(export_dir, rows[:3], tmp_path), expected[:3],
+                               atol=1e-6, rtol=0)
 
 
 class ModelBackedStub:

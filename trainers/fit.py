@@ -35,6 +35,7 @@ from absl import app, flags
 
 from trainers.config import HELP, FitConfig, hidden_units, parse_interaction_args
 from trainers.distribution import WorkerMismatchError, cluster_size, worker_run_dir
+from trainers.run_lock import RunDirectoryBusy, run_directory_lock
 from trainers.runtime import current_runtime
 from trainers.run_records import (completed_epochs, copy_schema, read_epoch_log, truncate_logs, weights_digest,
                                   write_run_info)
@@ -208,9 +209,16 @@ def train(config: FitConfig) -> dict:
     """Runs one training job end to end and returns the results dict (also written to results.json).
 
     Rerunning a job whose run directory holds a backup/ (an interrupted run) resumes it. Under a multi-worker
-    TF_CONFIG the results are the chief's; the other workers return the same.
+    TF_CONFIG the results are the chief's; the other workers return the same. The run directory is locked for
+    the whole job: RunDirectoryBusy when another live process trains there.
     """
     validate(config)
+    with run_directory_lock(worker_run_dir(config.output_dir)):
+        return train_in_locked_directory(config)
+
+
+def train_in_locked_directory(config: FitConfig) -> dict:
+    """`train`'s work, once the run directory is this process's."""
     run = TrainingRun(config)
     prepare_run_directory(run)
     fit_model(run)
@@ -229,7 +237,7 @@ def main(argv):
         sys.exit(f"error: unexpected arguments {argv[1:]}")
     try:
         results = train(config_from_flags())
-    except (ConfigError, FloatingPointError, WorkerMismatchError) as error:
+    except (ConfigError, FloatingPointError, WorkerMismatchError, RunDirectoryBusy) as error:
         sys.exit(f"error: {error}")
     print(json.dumps({key: results[key] for key in (
         "model", "embedding", "scale", "test_auc", "test_logloss", "best_val_auc", "epochs", "mean_ia",

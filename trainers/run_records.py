@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 from trainers.config import as_flagfile
+from trainers.run_lock import repair_log_tail
 
 
 def copy_schema(data_dir, run_dir):
@@ -70,6 +71,7 @@ def truncate_logs(run_dir, epochs):
     for name, header_lines in (("epochs.csv", 1), ("information_abundance.jsonl", 0)):
         path = os.path.join(run_dir, name)
         if os.path.isfile(path):
+            repair_log_tail(path)
             with open(path) as handle:
                 lines = handle.readlines()[:header_lines + epochs] if epochs else []
             with open(path, "w") as handle:
