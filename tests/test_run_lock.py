@@ -10,7 +10,7 @@ import pytest
 
 from tests.test_export import converted_sample
 from tests.test_fit import REPO
-from trainers.fit import read_epoch_log, truncate_logs
+from trainers.run_records import read_epoch_log, truncate_logs
 from trainers.run_lock import LOCK_FILE, RunDirectoryBusy, repair_log_tail, run_directory_lock
 
 HOLD_LOCK = ("import sys\nfrom trainers.run_lock import run_directory_lock\n"
