@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 from tests.test_export import converted_sample
 from tests.test_fit import REPO
-from trainers.run_records import read_epoch_log, truncate_logs
+from trainers.run_records import completed_epochs, read_epoch_log, truncate_logs
 from trainers.run_lock import LOCK_FILE, RunDirectoryBusy, repair_log_tail, run_directory_lock
 
 HOLD_LOCK = ("import sys\nfrom trainers.run_lock import run_directory_lock\n"
@@ -76,3 +77,48 @@ def test_repair_log_tail_keeps_exactly_the_intact_lines(tmp_path, tail):
     path.write_bytes(EPOCHS_CSV.encode() + tail)
     assert repair_log_tail(str(path)) == len(tail)
     assert path.read_bytes() == EPOCHS_CSV.encode()
+
+
+def backed_up_model(backup_dir, epochs):
+    """A tiny model trained `epochs` epochs under the fit CLI's BackupAndRestore settings; returns a fresh one."""
+    import keras
+    import numpy as np
+
+    def model_and_backup():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        return model, keras.callbacks.BackupAndRestore(str(backup_dir), save_freq="epoch", double_checkpoint=True)
+
+    class CrashAfterEpochs(keras.callbacks.Callback):  # a finished fit deletes its backup; a crash keeps it
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == epochs:
+                raise KeyboardInterrupt
+
+    model, backup = model_and_backup()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(np.ones((8, 3)), np.ones((8, 1)), epochs=epochs + 1, verbose=0,
+                  callbacks=[backup, CrashAfterEpochs()])
+    return model_and_backup()
+
+
+def test_a_kill_while_writing_the_weights_resumes_from_the_last_finished_epoch(tmp_path):
+    from trainers.config import FitConfig
+    from trainers.training_callbacks import training_callbacks
+
+    callbacks = training_callbacks(FitConfig(), str(tmp_path / "run"), {"fields": [{"name": "I1"}]}, 0)
+    assert callbacks["backup"].double_checkpoint  # trainers.fit keeps the previous backup while writing one
+    model, backup = backed_up_model(tmp_path, 2)
+    for name in ("latest.weights.h5", "training_metadata.json"):  # epoch 3's save starts by keeping these
+        shutil.copyfile(tmp_path / name, tmp_path / f"{name}.bkp")
+    (tmp_path / "latest.weights.h5").write_bytes(b"torn")  # and is killed while writing the weights
+    assert completed_epochs(str(tmp_path)) == 2
+    backup.set_model(model)
+    backup.on_train_begin()
+    assert model._initial_epoch == 2
+
+
+def test_a_kill_while_writing_the_metadata_falls_back_to_the_previous_backup(tmp_path):
+    backed_up_model(tmp_path, 2)
+    (tmp_path / "training_metadata.json").write_text('{"epo')
+    assert completed_epochs(str(tmp_path)) == 1
+    assert json.loads((tmp_path / "training_metadata.json").read_text())["epoch"] == 1

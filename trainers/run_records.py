@@ -49,13 +49,28 @@ def write_run_info(config, run_dir, backend_versions):
         json.dump(info, handle, indent=2)
 
 
+BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
+
+
 def completed_epochs(backup_dir):
-    """Epochs a previous, interrupted run finished (BackupAndRestore's metadata); 0 for a fresh run."""
+    """Epochs a previous, interrupted run finished (BackupAndRestore's metadata); 0 for a fresh run.
+
+    A run killed while it wrote the small metadata file leaves it unreadable: the previous epoch's backup
+    (BackupAndRestore's double checkpoint, `*.bkp`) then replaces both files. A run killed while it wrote the
+    weights leaves the old metadata, and BackupAndRestore itself falls back to the previous weights.
+    """
     path = os.path.join(backup_dir, "training_metadata.json")
     if not os.path.isfile(path):
         return 0
-    with open(path) as handle:
-        return json.load(handle)["epoch"]
+    try:
+        with open(path) as handle:
+            return json.load(handle)["epoch"]
+    except (ValueError, KeyError):
+        if not os.path.isfile(path + ".bkp"):
+            return 0
+        for name in BACKUP_FILES:
+            shutil.copyfile(os.path.join(backup_dir, name + ".bkp"), os.path.join(backup_dir, name))
+        return completed_epochs(backup_dir)
 
 
 def read_epoch_log(path):

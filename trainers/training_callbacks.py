@@ -119,5 +119,6 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int) 
         "early_stopping": ResumableEarlyStopping(history_aucs, monitor="val_auc", mode="max",
                                                  patience=config.patience),
         "epoch_log": keras.callbacks.CSVLogger(os.path.join(run_dir, "epochs.csv"), append=resumed_epochs > 0),
-        "backup": keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), save_freq="epoch"),
+        "backup": keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), save_freq="epoch",
+                                                   double_checkpoint=True),  # a kill mid-write keeps the last one
     }
