@@ -18,6 +18,7 @@ a directory that looks finished.
 """
 
 import collections
+import concurrent.futures
 import ctypes
 import gzip
 import itertools
@@ -230,10 +231,12 @@ def is_gzip(path):
 
 
 def byte_ranges(path, parts):
-    """Splits a plain file into `parts` byte ranges; a line belongs to the range its first byte is in."""
+    """Splits a plain file into at most `parts` byte ranges of at least one block each; a line belongs to
+    the range its first byte is in."""
     if is_gzip(path):
         return [(0, None)]
     size = os.path.getsize(path)
+    parts = max(1, min(parts, size // BLOCK_BYTES))
     bounds = [size * i // parts for i in range(parts + 1)]
     return [(start, end) for start, end in zip(bounds[:-1], bounds[1:]) if end > start]
 
@@ -522,21 +525,25 @@ def _write_range(task):
 
 
 def run_parallel(function, tasks, total, description, workers, unit="bytes"):
-    """function(task) for every task in a pool of forked workers, with a progress bar over `total` input
-    bytes or rows (`unit`), showing rows/s and the ETA."""
+    """function(task) for every task, with a progress bar over `total` input bytes or rows (`unit`), showing
+    rows/s and the ETA. Several tasks run in a pool of forked workers; one task runs in this process."""
     context = multiprocessing.get_context("fork")
     _JOB["bytes"], _JOB["rows"] = context.Value("q", 0), context.Value("q", 0)
     started = time.time()
-    with context.Pool(max(1, min(workers, len(tasks)))) as pool, tqdm(
-            total=total, desc=description, unit="B" if unit == "bytes" else " rows", unit_scale=True,
-            mininterval=1) as bar:
-        result = pool.map_async(function, tasks, chunksize=1)
-        while not result.ready():
-            result.wait(0.2)
-            rows = _JOB["rows"].value
+    with tqdm(total=total, desc=description, unit="B" if unit == "bytes" else " rows", unit_scale=True,
+              mininterval=1) as bar:
+        if len(tasks) == 1:
+            results = [function(tasks[0])]
             bar.update(_JOB[unit].value - bar.n)
-            bar.set_postfix_str(f"{rows:,} rows, {rows / max(time.time() - started, 1e-9):,.0f} rows/s", refresh=False)
-        return result.get()
+            return results
+        with concurrent.futures.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
+            futures = [pool.submit(function, task) for task in tasks]  # a worker that dies raises, never hangs
+            while concurrent.futures.wait(futures, timeout=0.2).not_done:
+                rows = _JOB["rows"].value
+                bar.update(_JOB[unit].value - bar.n)
+                bar.set_postfix_str(f"{rows:,} rows, {rows / max(time.time() - started, 1e-9):,.0f} rows/s",
+                                    refresh=False)
+            return [future.result() for future in futures]
 
 
 def token_counts(kind, raw_counts):

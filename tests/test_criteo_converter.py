@@ -265,3 +265,16 @@ def test_hand_encoded_examples_parse_like_tf_train_example():
     reference.features.feature["ids"].int64_list.value.extend(ids[1].tolist())
     reference.features.feature["label"].int64_list.value.append(0)
     assert tf.train.Example.FromString(serialized[1]) == reference
+
+
+def _die(task):
+    os._exit(3)
+
+
+def test_a_worker_that_dies_stops_the_conversion_instead_of_hanging():
+    from concurrent.futures.process import BrokenProcessPool
+
+    from datasets.conversion import run_parallel
+
+    with pytest.raises(BrokenProcessPool):
+        run_parallel(_die, [0, 1], total=2, description="test", workers=2, unit="rows")
