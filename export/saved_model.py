@@ -24,12 +24,12 @@ import tensorflow as tf
 from absl import app, flags
 from tensorflow_serving.apis import prediction_log_pb2
 
-import tf_multiemb  # noqa: F401  (registers the serializable layers)
 from datasets.raw_input import raw_format_for, read_rows
 from datasets.schema import SCHEMA_FILE, load_schema
 from export.predict import SCHEMA_COPY
 from export.preprocessing import RawFeaturePreprocessor
 from export.requests import predict_request
+from trainers.run_records import load_trained_model
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
@@ -39,7 +39,7 @@ def load_run(run_dir: str) -> "tuple[keras.Model, RawFeaturePreprocessor]":
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"{model_path} not found: --run_dir must be a finished `trainers.fit` run")
-    return keras.saving.load_model(model_path, compile=False), RawFeaturePreprocessor(os.path.join(run_dir, "data_schema"))
+    return load_trained_model(run_dir), RawFeaturePreprocessor(os.path.join(run_dir, "data_schema"))
 
 
 def write_warmup_requests(output_dir: str, rows: list, model_name: str, batch_size: int = 8) -> str:

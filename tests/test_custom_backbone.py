@@ -82,3 +82,69 @@ def test_multi_embedding_is_the_public_name_and_old_files_still_load(tmp_path):
     ids = np.array([[1, 5], [3, 0]])
     assert isinstance(restored, MultiEmbedding)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored(ids)), keras.ops.convert_to_numpy(model(ids)))
+
+
+USER_MODULE = '''
+import keras
+import tf_multiemb
+from tf_multiemb.layers import PerSet
+
+
+@keras.saving.register_keras_serializable(package="my_backbones")
+class FieldSum(keras.layers.Layer):
+    """One set's embeddings (batch, N, K) -> their sum over fields, through a Dense layer: (batch, units)."""
+
+    def __init__(self, units=8, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, embeddings):
+        return self.dense(keras.ops.sum(embeddings, axis=1))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+tf_multiemb.register_backbone("field_sum", lambda units, **kw: PerSet(FieldSum(units), **kw), embedding_dim=10,
+                              units=8)
+'''
+
+
+def test_a_user_module_backbone_trains_with_the_cli_and_exports(criteo_10k_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import tensorflow as tf
+
+    from datasets.criteo import raw_rows
+    from export.requests import example_from_raw
+    from export.saved_model import export_run
+    from tests.sample_data import sample_file
+    from tests.test_fit import REPO
+
+    (tmp_path / "my_backbones.py").write_text(USER_MODULE)
+    run_dir = tmp_path / "run"
+    completed = subprocess.run(
+        [sys.executable, "-m", "trainers.fit", f"--data_dir={criteo_10k_dir}", "--model=my_backbones:field_sum",
+         "--embedding=multi", "--scale=2", "--epochs=2", "--batch_size=512", "--interaction_arg=units=6",
+         f"--output_dir={run_dir}", "--verbose=0"],
+        cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert (results["model"], results["num_sets"], results["embedding_dim"]) == ("my_backbones:field_sum", 2, 10)
+    records = [json.loads(line) for line in (run_dir / "information_abundance.jsonl").read_text().splitlines()]
+    assert len(records) == results["epochs"] and len(records[0]["fields"]["C1"]["sets"]) == 2
+
+    sys.path.insert(0, str(tmp_path))  # what the user's PYTHONPATH does for the export CLI
+    try:
+        export_run(str(run_dir), str(tmp_path / "export"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("my_backbones", None)
+        BACKBONES.pop("field_sum", None)
+    serving = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
+    rows = list(raw_rows(sample_file("criteo/test-unlabeled-10k.txt")))[:4]
+    probabilities = serving(examples=tf.constant([example_from_raw(row) for row in rows]))["probability"].numpy()
+    assert probabilities.shape == (4, 1) and np.all((probabilities > 0) & (probabilities < 1))

@@ -52,6 +52,26 @@ def write_run_info(config, run_dir, backend_versions):
 BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
 
 
+def recorded_model_spec(run_dir):
+    """The --model a run was trained with, from its flags.txt ("dcnv2", or "package.module:name")."""
+    path = os.path.join(run_dir, "flags.txt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} not found: --run_dir must be a directory written by trainers.fit")
+    with open(path) as handle:
+        return next(line.split("=", 1)[1].strip() for line in handle if line.startswith("--model="))
+
+
+def load_trained_model(run_dir):
+    """The run's model.keras, after importing the module that registers its backbone (package.module:name)."""
+    import keras
+
+    import tf_multiemb  # noqa: F401  registers the library's layers
+    from tf_multiemb.models.registry import import_backbone
+
+    import_backbone(recorded_model_spec(run_dir))
+    return keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+
+
 def completed_epochs(backup_dir):
     """Epochs a previous, interrupted run finished (BackupAndRestore's metadata); 0 for a fresh run.
 
