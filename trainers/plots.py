@@ -1,0 +1,62 @@
+"""Matplotlib helpers shared by the commands that draw figures (analyze, sweep report, data amount, toy).
+
+Every figure is saved at DPI dots per inch without cropping, so a PNG is exactly the figure's size
+in inches times DPI, and `overlapping_texts` lists any two texts of a figure that collide.
+"""
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+DPI = 110
+
+
+def new_figure(width: float, height: float, columns: int = 1, **options) -> tuple[Figure, list]:
+    """A figure of width x height inches with one row of `columns` axes, laid out by matplotlib's constrained
+    layout (room for titles, colour bars and rotated labels)."""
+    figure, axes = plt.subplots(1, columns, figsize=(width, height), squeeze=False, layout="constrained", **options)
+    return figure, list(axes[0])
+
+
+def save(figure: Figure, path: str) -> Figure:
+    """Writes the figure as a PNG and releases pyplot's reference (the figure stays usable)."""
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return figure
+
+
+def integer_ticks(axis) -> None:
+    """Only whole numbers on the x axis (epochs, iterations, counts)."""
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def visible_texts(figure: Figure) -> list:
+    """The texts a reader sees: titles, axis labels, tick labels inside the axis limits, legends, figure texts."""
+    figure.canvas.draw()
+    texts = list(figure.texts) + ([figure._suptitle] if figure._suptitle else [])
+    for axes in figure.axes:
+        texts += [axes.title, axes.xaxis.label, axes.yaxis.label]
+        texts += _tick_labels_in_view(axes.xaxis, axes.get_xlim()) + _tick_labels_in_view(axes.yaxis, axes.get_ylim())
+        texts += axes.get_legend().get_texts() if axes.get_legend() else []
+    return [text for text in texts if text.get_visible() and text.get_text().strip()]
+
+
+def _tick_labels_in_view(axis, limits) -> list:
+    low, high = sorted(limits)
+    ticks = [(tick, location) for ticks, locations in ((axis.get_major_ticks(), axis.get_majorticklocs()),
+                                                       (axis.get_minor_ticks(), axis.get_minorticklocs()))
+             for tick, location in zip(ticks, locations)]
+    return [label for tick, location in ticks if low <= location <= high for label in (tick.label1, tick.label2)]
+
+
+def overlapping_texts(figure: Figure) -> list[tuple[str, str]]:
+    """Pairs of visible texts whose drawn extents intersect (an empty list for a readable figure)."""
+    renderer = figure.canvas.get_renderer()
+    boxes = [(text.get_text(), text.get_window_extent(renderer)) for text in visible_texts(figure)]
+    return [(first, second) for (first, a), (second, b) in itertools.combinations(boxes, 2) if a.overlaps(b)]
+
