@@ -50,9 +50,9 @@ def plot_spectra(summary: dict) -> Figure:
         axis.set_xlim(0.5, analysis["width"] + 0.5)
         integer_ticks(axis)
         axis.set_xlabel("singular value index k")
+        axis.set_ylabel(r"$\sigma_k / \sigma_1$ (normalised singular value)")
         axis.set_title(wrapped(description["title"], 72), fontsize=9)
         axis.legend(handles=spectrum_legend(analysis), fontsize=7, loc="lower left")
-    axes[0].set_ylabel(r"$\sigma_k / \sigma_1$ (normalised singular value)")
     figure.colorbar(ScalarMappable(norm=norm, cmap=CARDINALITY_COLORS), ax=axes, label=r"field cardinality $D_i$ (rows of $E_i$)")
     figure.suptitle(r"Normalised singular spectrum of each field's embedding $E_i$ (cf. paper Fig. 1b)")
     return figure
@@ -142,6 +142,7 @@ def plot_diversity(summary: dict) -> Figure:
     axis.invert_yaxis()
     axis.set_xlim(0, 1)
     axis.set_xlabel("mean diversity 1 − mean cos(principal angle) over set pairs and fields")
+    axis.set_ylabel("embedding table")
     axis.set_title(wrapped(f"Embedding-set diversity, {summary['run']['diversity_sets']} sets per field "
                            f"(cf. paper Fig. 10a). {runs_caption(summary)}", 80), fontsize=9)
     return figure

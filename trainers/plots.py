@@ -6,12 +6,9 @@ in inches times DPI, and `overlapping_texts` lists any two texts of a figure tha
 
 import itertools
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 DPI = 110
 
@@ -19,14 +16,14 @@ DPI = 110
 def new_figure(width: float, height: float, columns: int = 1, **options) -> tuple[Figure, list]:
     """A figure of width x height inches with one row of `columns` axes, laid out by matplotlib's constrained
     layout (room for titles, colour bars and rotated labels)."""
-    figure, axes = plt.subplots(1, columns, figsize=(width, height), squeeze=False, layout="constrained", **options)
-    return figure, list(axes[0])
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)  # pyplot-free: nothing global to close, and text extents to measure
+    return figure, list(figure.subplots(1, columns, squeeze=False, **options)[0])
 
 
 def save(figure: Figure, path: str) -> Figure:
-    """Writes the figure as a PNG and releases pyplot's reference (the figure stays usable)."""
+    """Writes the figure as a PNG; returns it."""
     figure.savefig(path, dpi=DPI)
-    plt.close(figure)
     return figure
 
 
@@ -38,7 +35,7 @@ def integer_ticks(axis) -> None:
 def visible_texts(figure: Figure) -> list:
     """The texts a reader sees: titles, axis labels, tick labels inside the axis limits, legends, figure texts."""
     figure.canvas.draw()
-    texts = list(figure.texts) + ([figure._suptitle] if figure._suptitle else [])
+    texts = list(figure.texts)  # the suptitle included
     for axes in figure.axes:
         texts += [axes.title, axes.xaxis.label, axes.yaxis.label]
         texts += _tick_labels_in_view(axes.xaxis, axes.get_xlim()) + _tick_labels_in_view(axes.yaxis, axes.get_ylim())
