@@ -12,7 +12,7 @@ from PIL import Image
 from tf_multiemb import build_model, collapse, diversity, sub_embedding
 from trainers.analysis_figures import SPECTRUM_FLOOR, write_figures
 from trainers.analyze import summarize_runs
-from trainers.plots import DPI, overlapping_texts
+from trainers.plots import DPI, overlapping_texts, texts_cut_off
 
 FIELD_DIMS = [5, 40, 12, 30]
 FIELD_NAMES = ["I1", "C1", "C2", "C3"]
@@ -108,7 +108,7 @@ def redrawn(output, directory):
     return {path.split("/")[-1]: figure for path, figure in write_figures(summary, str(directory)).items()}
 
 
-def test_figures_come_from_the_summary_and_no_texts_overlap(compared, tmp_path):
+def test_figures_come_from_the_summary_and_their_texts_are_readable(compared, tmp_path):
     output = compared[2]
     figures = redrawn(output, tmp_path)
     assert sorted(figures) == sorted(PLOTS)
@@ -118,6 +118,7 @@ def test_figures_come_from_the_summary_and_no_texts_overlap(compared, tmp_path):
             assert image.size == tuple(round(inches * DPI) for inches in figure.get_size_inches()), name
         assert (tmp_path / name).read_bytes() == (output / name).read_bytes(), name
         assert overlapping_texts(figure) == [], name
+        assert texts_cut_off(figure) == [], name
 
 
 def test_figures_say_what_they_show(compared, tmp_path):

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from trainers.plots import DPI, new_figure, overlapping_texts, save
+from trainers.plots import DPI, new_figure, overlapping_texts, save, texts_cut_off
 
 RUN_LABELS = ["dcnv2_multi_4x", "dcnv2_single_4x", "random"]
 
@@ -19,12 +19,14 @@ def test_crowded_tick_labels_are_found_and_rotation_clears_them(tmp_path):
 
 
 def test_tick_labels_outside_the_axis_limits_are_not_counted(tmp_path):
-    """Matplotlib keeps labels for ticks beyond the limits without drawing them; they must not count."""
-    figure, (axis,) = new_figure(3, 3)
-    axis.imshow(np.zeros((39, 39)))  # ticks at -10 and 40 lie outside the image; their labels would collide
+    """Matplotlib keeps labels for the ticks beyond an image's edge (-20 and 40 here) without drawing them;
+    side by side, the undrawn '40' of one panel would collide with the next panel's labels."""
+    figure, axes = new_figure(6, 3, columns=4)
+    for axis in axes:
+        axis.imshow(np.zeros((39, 39)))
     save(figure, str(tmp_path / "limits.png"))
+    assert [text.get_text() for text in axes[0].get_xticklabels()] == ["−20", "0", "20", "40"]
     assert overlapping_texts(figure) == []
-    assert [text.get_text() for text in axis.get_xticklabels()] == ["−10", "0", "10", "20", "30", "40"]
 
 
 def test_png_is_the_figure_size_at_the_shared_dpi(tmp_path):
@@ -32,3 +34,13 @@ def test_png_is_the_figure_size_at_the_shared_dpi(tmp_path):
     save(figure, str(tmp_path / "size.png"))
     with Image.open(tmp_path / "size.png") as image:
         assert image.format == "PNG" and image.size == (round(5.3 * DPI), round(2.9 * DPI))
+
+
+def test_a_title_wider_than_the_figure_is_cut_off(tmp_path):
+    figure, (axis,) = new_figure(3, 2.5)
+    axis.set_title("a title far too long for a figure three inches wide, as the sweep report once had")
+    save(figure, str(tmp_path / "wide.png"))
+    assert texts_cut_off(figure) == ["a title far too long for a figure three inches wide, as the sweep report once had"]
+    axis.set_title("short")
+    save(figure, str(tmp_path / "short.png"))
+    assert texts_cut_off(figure) == []

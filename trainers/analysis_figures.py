@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 from trainers.plots import integer_ticks, new_figure, save
 
 SPECTRUM_FLOOR = 1e-3  # the paper's Figure 1b spans about 1e-3 .. 1
+PANEL_WIDTH = 5.4  # inches per spectrum panel
 CARDINALITY_COLORS = colormaps["viridis"]
 
 
@@ -28,8 +29,9 @@ def compared_runs(summary: dict) -> list[tuple[dict, dict]]:
     return runs
 
 
-def wrapped(text: str, width: int = 60) -> str:
-    return "\n".join(textwrap.wrap(text, width))
+def wrapped(text: str, inches: float) -> str:
+    """The text in lines that fit a span of `inches` at the titles' 9-10 pt (about 11 characters an inch)."""
+    return "\n".join(textwrap.wrap(text, int(11 * inches)))
 
 
 def runs_caption(summary: dict) -> str:
@@ -39,7 +41,7 @@ def runs_caption(summary: dict) -> str:
 def plot_spectra(summary: dict) -> Figure:
     """One panel per run: every field's singular values up to its rank min(D_i, K), divided by the largest."""
     runs = compared_runs(summary)
-    figure, axes = new_figure(5.4 * len(runs) + 1.0, 4.6, len(runs), sharey=True)
+    figure, axes = new_figure(PANEL_WIDTH * len(runs) + 1.0, 4.6, len(runs), sharey=True)
     rows = [field["rows"] for field in summary["run"]["fields"]]
     norm = LogNorm(vmin=min(rows), vmax=max(max(rows), min(rows) + 1))
     for axis, (description, analysis) in zip(axes, runs):
@@ -51,7 +53,7 @@ def plot_spectra(summary: dict) -> Figure:
         integer_ticks(axis)
         axis.set_xlabel("singular value index k")
         axis.set_ylabel(r"$\sigma_k / \sigma_1$ (normalised singular value)")
-        axis.set_title(wrapped(description["title"], 72), fontsize=9)
+        axis.set_title(wrapped(description["title"], PANEL_WIDTH), fontsize=9)
         axis.legend(handles=spectrum_legend(analysis), fontsize=7, loc="lower left")
     figure.colorbar(ScalarMappable(norm=norm, cmap=CARDINALITY_COLORS), ax=axes, label=r"field cardinality $D_i$ (rows of $E_i$)")
     figure.suptitle(r"Normalised singular spectrum of each field's embedding $E_i$ (cf. paper Fig. 1b)")
@@ -81,7 +83,8 @@ def plot_field_ia(summary: dict) -> Figure:
     """IA(E_i) per field, run and compare run side by side (paper Fig. 8b)."""
     runs = compared_runs(summary)
     names = summary["fields"]
-    figure, (axis,) = new_figure(max(6.5, 0.32 * len(names)), 4.4)
+    width = max(6.5, 0.32 * len(names))
+    figure, (axis,) = new_figure(width, 4.4)
     positions = np.arange(len(names))
     bar_width = 0.8 / len(runs)
     for offset, (description, analysis) in enumerate(runs):
@@ -92,7 +95,7 @@ def plot_field_ia(summary: dict) -> Figure:
     axis.set_ylabel(rf"IA($E_i$) (max = K = {summary['run']['width']})")
     axis.legend(fontsize=8)
     axis.set_title(wrapped(f"Information abundance per field, all sets side by side (cf. paper Fig. 8b). "
-                           f"{runs_caption(summary)}", 110), fontsize=9)
+                           f"{runs_caption(summary)}", width), fontsize=9)
     return figure
 
 
@@ -112,17 +115,19 @@ def plot_sub_embedding(summary: dict, set_index: int = 0) -> Figure:
         axis.bar(np.arange(len(matrix)), correlation[sums])
         axis.set_xlabel(rf"field ${axis_name}$ (sorted by IA($E_{axis_name}$))")
         axis.set_ylabel(rf"$\sum_{summed}$ IA($E_{{i \to j}}$)")
-        axis.set_title(f"sum over {summed}; correlation with the order {correlation[factor]:.2f} (Fig. 3{'b' if summed == 'j' else 'c'})",
+        axis.set_title(f"sum over {summed}; correlation with the order {correlation[factor]:.2f} "
+                       f"(Fig. 3{'b' if summed == 'j' else 'c'})",
                        fontsize=10)
     figure.suptitle(wrapped(f"Sub-embedding IA of the first cross layer (cf. paper Fig. 3): "
-                            f"{summary['runs']['run']['title']}", 130), fontsize=10)
+                            f"{summary['runs']['run']['title']}", 15), fontsize=10)
     return figure
 
 
 def plot_interaction_pattern(summary: dict) -> Figure:
     """||W_{i->j}^{(m)}||_F of the first cross layer, one panel per embedding set (paper Fig. 10b)."""
     pattern = np.asarray(summary["cross_network"]["interaction_pattern"])
-    figure, axes = new_figure(3.2 * len(pattern) + 1.0, 3.8, len(pattern))
+    width = 3.2 * len(pattern) + 1.0
+    figure, axes = new_figure(width, 3.8, len(pattern))
     for m, axis in enumerate(axes):
         image = axis.imshow(pattern[m], cmap="viridis", vmin=pattern.min(), vmax=pattern.max())
         axis.set_title(f"set {m}", fontsize=10)
@@ -130,7 +135,7 @@ def plot_interaction_pattern(summary: dict) -> Figure:
         axis.set_ylabel(r"field $i$")
     figure.colorbar(image, ax=axes, label=r"$\|W_{i \to j}^{(m)}\|_F$")
     figure.suptitle(wrapped(f"Interaction pattern of the first cross layer (cf. paper Fig. 10b): "
-                            f"{summary['runs']['run']['title']}", 90), fontsize=10)
+                            f"{summary['runs']['run']['title']}", width), fontsize=10)
     return figure
 
 
@@ -144,7 +149,7 @@ def plot_diversity(summary: dict) -> Figure:
     axis.set_xlabel("mean diversity 1 − mean cos(principal angle) over set pairs and fields")
     axis.set_ylabel("embedding table")
     axis.set_title(wrapped(f"Embedding-set diversity, {summary['run']['diversity_sets']} sets per field "
-                           f"(cf. paper Fig. 10a). {runs_caption(summary)}", 80), fontsize=9)
+                           f"(cf. paper Fig. 10a). {runs_caption(summary)}", 6.5), fontsize=9)
     return figure
 
 
@@ -161,7 +166,7 @@ def plot_ia_over_epochs(summary: dict) -> Figure:
     axis.set_xlabel("epoch")
     axis.set_ylabel(rf"mean IA($E_i$) over fields (max = {summary['run']['width']})")
     axis.legend(fontsize=8)
-    axis.set_title(wrapped(f"Information abundance during training: {description['title']}", 70), fontsize=9)
+    axis.set_title(wrapped(f"Information abundance during training: {description['title']}", 6), fontsize=9)
     return figure
 
 

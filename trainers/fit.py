@@ -344,13 +344,21 @@ def train_stream(config, strategy, skipped_steps):
 
 
 def evaluate(model, dataset):
-    """Exact test AUC and logloss of the model's predictions over a whole split."""
+    """Exact test AUC and logloss of the model's predictions over a whole split.
+
+    Every predict() batch has the full batch shape (the last one is filled up with copies of the first
+    example, whose predictions are dropped), so predict() traces once per model, not again for the remainder.
+    """
     import numpy as np
 
     from tf_multiemb.metrics import log_loss, roc_auc
 
-    labels = np.concatenate([label.numpy() for _, label in dataset])
-    probabilities = model.predict(dataset.map(lambda ids, label: ids), verbose=0)
+    label_batches = [label.numpy() for _, label in dataset]
+    labels = np.concatenate(label_batches)
+    batch_size = len(label_batches[0])
+    examples = dataset.map(lambda ids, label: ids).unbatch()
+    examples = examples.concatenate(examples.take(1).repeat(-len(labels) % batch_size))
+    probabilities = model.predict(examples.batch(batch_size, drop_remainder=True), verbose=0)[:len(labels)]
     return roc_auc(labels, probabilities), log_loss(labels, probabilities)
 
 

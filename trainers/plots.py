@@ -1,7 +1,8 @@
 """Matplotlib helpers shared by the commands that draw figures (analyze, sweep report, data amount, toy).
 
 Every figure is saved at DPI dots per inch without cropping, so a PNG is exactly the figure's size
-in inches times DPI, and `overlapping_texts` lists any two texts of a figure that collide.
+in inches times DPI; `overlapping_texts` lists any two texts of a figure that collide and `texts_cut_off`
+those that run past its edges.
 """
 
 import itertools
@@ -49,6 +50,15 @@ def _tick_labels_in_view(axis, limits) -> list:
                                                        (axis.get_minor_ticks(), axis.get_minorticklocs()))
              for tick, location in zip(ticks, locations)]
     return [label for tick, location in ticks if low <= location <= high for label in (tick.label1, tick.label2)]
+
+
+def texts_cut_off(figure: Figure) -> list[str]:
+    """Visible texts that reach beyond the figure's edges (an empty list for a readable figure)."""
+    renderer = figure.canvas.get_renderer()
+    width, height = figure.bbox.width, figure.bbox.height
+    boxes = [(text.get_text(), text.get_window_extent(renderer)) for text in visible_texts(figure)]
+    return [name for name, box in boxes  # a pixel and a half of rounding allowed
+            if min(box.x0, box.y0) < -1.5 or box.x1 > width + 1.5 or box.y1 > height + 1.5]
 
 
 def overlapping_texts(figure: Figure) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import statistics
+import textwrap
 
 from matplotlib.figure import Figure
 
@@ -51,10 +52,9 @@ def run_label(run_dir, model):
 
 
 def dataset_name(run_dir: str) -> str:
-    """The run's data set: its schema's format ('criteo', 'avazu') and the data directory's name."""
+    """The run's data set, as its schema names the format: 'criteo', 'avazu'."""
     with open(os.path.join(run_dir, "data_schema", "schema.json")) as handle:
-        schema_format = json.load(handle).get("format", "unknown format")
-    return f"{schema_format} ({os.path.basename(os.path.normpath(run_flags(run_dir, 'data_dir')[0]))})"
+        return json.load(handle).get("format", "unknown")
 
 
 def collect_runs(output_dir):
@@ -156,7 +156,7 @@ def plot_panels(panels: dict, axis_labels: tuple[str, str], title: str, path: st
         axis.set_ylabel(axis_labels[1])
         axis.set_title(panel, fontsize=10)
         axis.legend(fontsize=8)
-    figure.suptitle(title, fontsize=10)
+    figure.suptitle("\n".join(textwrap.wrap(title, 14 * len(panels) + 40)), fontsize=10)
     return save(figure, path)
 
 
