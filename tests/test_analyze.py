@@ -12,7 +12,7 @@ from PIL import Image
 from tf_multiemb import build_model, collapse, diversity, sub_embedding
 from trainers.analysis_figures import SPECTRUM_FLOOR, write_figures
 from trainers.analyze import summarize_runs
-from trainers.plots import DPI, overlapping_texts, texts_cut_off
+from trainers.plots import DPI, overlapping_texts, texts_cut_off, visible_texts
 
 FIELD_DIMS = [5, 40, 12, 30]
 FIELD_NAMES = ["I1", "C1", "C2", "C3"]
@@ -124,7 +124,7 @@ def test_figures_come_from_the_summary_and_their_texts_are_readable(compared, tm
 def test_figures_say_what_they_show(compared, tmp_path):
     """Model, mode and scale, data set and analysed epoch in every figure; every axis labelled."""
     for name, figure in redrawn(compared[2], tmp_path).items():
-        words = " ".join(text.get_text() for text in figure.findobj(lambda artist: hasattr(artist, "get_text")))
+        words = " ".join(" ".join(text.get_text() for text in visible_texts(figure)).split())  # wrapped lines joined
         assert "dcnv2 ME 3x" in words and "criteo data" in words and "best epoch 2 of 2" in words, name
         for axes in figure.axes:
             if axes.get_label() == "<colorbar>":

@@ -29,15 +29,6 @@ from tf_multiemb.cross_blocks import interaction_pattern
 from tf_multiemb.layers.cross_network import CrossNetV2
 from trainers.analysis_figures import SPECTRUM_FLOOR, write_figures
 
-RUN_DIR = flags.DEFINE_string("run_dir", None, "Training run directory holding model.keras and data_schema/schema.json.",
-                              required=True)
-OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where plots and summary go (default: <run_dir>/analysis).")
-COMPARE_RUN_DIR = flags.DEFINE_string("compare_run_dir", None, "A second run to compare with (e.g. SE vs ME).")
-BASE_EMBEDDING_DIM = flags.DEFINE_integer(
-    "base_embedding_dim", 10, "K0: a single-embedding table of width s*K0 is split into s sets for diversity.")
-RANDOM_SAMPLES = flags.DEFINE_integer("random_samples", 16, "Monte Carlo samples for E[IA(randn_like(E))].")
-SEED = flags.DEFINE_integer("seed", 0, "Seed of the random-matrix baselines.")
-
 
 class RunError(Exception):
     """A run directory that cannot be analysed; the message says why and what to do."""
@@ -225,12 +216,25 @@ def analyze_run(run_dir: str, output_dir: str, compare_run_dir: str | None = Non
     return written
 
 
+def define_flags() -> None:
+    """The command's flags, defined only when it runs (importing this module defines none)."""
+    flags.DEFINE_string("run_dir", None, "Training run directory holding model.keras and data_schema/schema.json.",
+                        required=True)
+    flags.DEFINE_string("output_dir", None, "Where plots and summary go (default: <run_dir>/analysis).")
+    flags.DEFINE_string("compare_run_dir", None, "A second run to compare with (e.g. SE vs ME).")
+    flags.DEFINE_integer("base_embedding_dim", 10,
+                         "K0: a single-embedding table of width s*K0 is split into s sets for diversity.")
+    flags.DEFINE_integer("random_samples", 16, "Monte Carlo samples for E[IA(randn_like(E))].")
+    flags.DEFINE_integer("seed", 0, "Seed of the random-matrix baselines.")
+
+
 def main(argv):
     del argv
-    output_dir = OUTPUT_DIR.value or os.path.join(RUN_DIR.value, "analysis")
+    values = flags.FLAGS
+    output_dir = values.output_dir or os.path.join(values.run_dir, "analysis")
     try:
-        written = analyze_run(RUN_DIR.value, output_dir, COMPARE_RUN_DIR.value, BASE_EMBEDDING_DIM.value,
-                              RANDOM_SAMPLES.value, SEED.value)
+        written = analyze_run(values.run_dir, output_dir, values.compare_run_dir, values.base_embedding_dim,
+                              values.random_samples, values.seed)
     except RunError as error:
         sys.exit(f"error: {error}")
     for path in written:
@@ -238,4 +242,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -16,13 +16,6 @@ from matplotlib.figure import Figure
 from tf_multiemb.toy import run_toy_experiment
 from trainers.plots import new_figure, save
 
-OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Directory for toy.json and toy.png.", required=True)
-ITERATIONS = flags.DEFINE_integer("iterations", 5000, "Full-batch SGD iterations (paper: 5,000).")
-SEED = flags.DEFINE_integer("seed", 0, "Seed of the embeddings, x3 and labels.")
-EMBEDDING_DIM = flags.DEFINE_integer("embedding_dim", 10, "Embedding size K (paper's base size: 10).")
-LEARNING_RATE = flags.DEFINE_float("learning_rate", 1.0, "SGD learning rate (paper: 1).")
-
-
 def plot_curves(results: dict, settings: dict, path: str) -> Figure:
     """IA(E1) against the SGD iteration, one line per case (paper Figure 4)."""
     figure, (axis,) = new_figure(6, 4.2)
@@ -36,14 +29,23 @@ def plot_curves(results: dict, settings: dict, path: str) -> Figure:
     return save(figure, path)
 
 
+def define_flags() -> None:
+    """The command's flags, defined only when it runs (importing this module defines none)."""
+    flags.DEFINE_string("output_dir", None, "Directory for toy.json and toy.png.", required=True)
+    flags.DEFINE_integer("iterations", 5000, "Full-batch SGD iterations (paper: 5,000).")
+    flags.DEFINE_integer("seed", 0, "Seed of the embeddings, x3 and labels.")
+    flags.DEFINE_integer("embedding_dim", 10, "Embedding size K (paper's base size: 10).")
+    flags.DEFINE_float("learning_rate", 1.0, "SGD learning rate (paper: 1).")
+
+
 def main(argv):
     del argv
-    output_dir = OUTPUT_DIR.value
+    values = flags.FLAGS
+    output_dir = values.output_dir
     os.makedirs(output_dir, exist_ok=True)
-    results = run_toy_experiment(embedding_dim=EMBEDDING_DIM.value, iterations=ITERATIONS.value,
-                                 learning_rate=LEARNING_RATE.value, seed=SEED.value)
-    settings = {"iterations": ITERATIONS.value, "seed": SEED.value, "embedding_dim": EMBEDDING_DIM.value,
-                "learning_rate": LEARNING_RATE.value}
+    settings = {"iterations": values.iterations, "seed": values.seed, "embedding_dim": values.embedding_dim,
+                "learning_rate": values.learning_rate}
+    results = run_toy_experiment(**settings)
     with open(os.path.join(output_dir, "toy.json"), "w") as file:
         json.dump({**results, "settings": settings}, file)
     plot_curves(results, settings, os.path.join(output_dir, "toy.png"))
@@ -52,4 +54,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
