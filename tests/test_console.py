@@ -1,5 +1,6 @@
 """trainers.console: quiet command-line tools by default, TensorFlow's own lines back with -v."""
 
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +11,12 @@ from trainers.console import command_line_verbosity, tf_cpp_min_log_level
 
 # A TensorFlow/absl log line: I1204 12:00:00 ..., W0000 00:00:..., E1204 ..., or Python's WARNING:tensorflow.
 FRAMEWORK_LINE = re.compile(r"^([IWE]\d{4} |WARNING:tensorflow|WARNING: All log messages)", flags=re.M)
+
+
+def command_environment():
+    """This process's environment without TF_CPP_MIN_LOG_LEVEL, which importing JAX (through Keras) sets to 1
+    here; a command started from a shell does not inherit it."""
+    return {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
 
 
 @pytest.mark.parametrize("arguments, verbosity", [
@@ -33,7 +40,7 @@ def test_tensorflow_cpp_level_follows_verbosity(verbosity, level):
 
 def run_toy(tmp_path, *arguments):
     completed = subprocess.run([sys.executable, "-m", "trainers.toy", f"--output_dir={tmp_path}", "--iterations=2",
-                                *arguments], capture_output=True, text=True)
+                                *arguments], capture_output=True, text=True, env=command_environment())
     assert completed.returncode == 0, completed.stderr[-2000:]
     return completed
 
@@ -56,6 +63,7 @@ def test_known_harmless_warnings_are_filtered_by_message_only():
             "tf.data.Dataset. The Dataset is expected to already be shuffled'); "
             "warnings.warn('Your input ran out of data; interrupting training.'); "
             "warnings.warn('a real problem: shuffle=True was passed for a list')")
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                               env=command_environment())
     assert "a real problem" in completed.stderr
     assert "ignored since" not in completed.stderr and "ran out of data" not in completed.stderr

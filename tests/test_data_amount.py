@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tests.test_console import FRAMEWORK_LINE
+from tests.test_console import FRAMEWORK_LINE, command_environment
 from trainers import sweep_report
 from trainers.plots import overlapping_texts, texts_cut_off
 
@@ -19,7 +19,8 @@ TINY = ["--hidden_units=8,8", "--batch_size=128", "--epochs=1", "--verbose=0", "
 
 
 def run_cli(*arguments):
-    return subprocess.run([sys.executable, "-m", "trainers.data_amount", *arguments], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "trainers.data_amount", *arguments], capture_output=True, text=True,
+                          env=command_environment())
 
 
 def count_records(synthetic_criteo_dir, split):

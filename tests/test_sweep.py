@@ -11,7 +11,7 @@ import sys
 import pytest
 from PIL import Image
 
-from tests.test_console import FRAMEWORK_LINE
+from tests.test_console import FRAMEWORK_LINE, command_environment
 from trainers import sweep_report
 from trainers.plots import overlapping_texts, texts_cut_off
 
@@ -25,7 +25,8 @@ CELL = re.compile(r"^(?:<u>|\*\*)?([\d.]+) ± ([\d.]+)(?:</u>|\*\*)?$")
 
 
 def run_module(module, *arguments):
-    return subprocess.run([sys.executable, "-m", module, *arguments], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", module, *arguments], capture_output=True, text=True,
+                          env=command_environment())
 
 
 @pytest.fixture(scope="module")

@@ -347,9 +347,11 @@ def evaluate(model, dataset):
     """Exact test AUC and logloss of the model's predictions over a whole split.
 
     Every predict() batch has the full batch shape (the last one is filled up with copies of the first
-    example, whose predictions are dropped), so predict() traces once per model, not again for the remainder.
+    example, whose predictions are dropped), so predict() traces once per model, not again for the remainder;
+    the batch count is declared, so Keras does not warn that the data ran out.
     """
     import numpy as np
+    import tensorflow as tf
 
     from tf_multiemb.metrics import log_loss, roc_auc
 
@@ -358,7 +360,8 @@ def evaluate(model, dataset):
     batch_size = len(label_batches[0])
     examples = dataset.map(lambda ids, label: ids).unbatch()
     examples = examples.concatenate(examples.take(1).repeat(-len(labels) % batch_size))
-    probabilities = model.predict(examples.batch(batch_size, drop_remainder=True), verbose=0)[:len(labels)]
+    batches = examples.batch(batch_size).apply(tf.data.experimental.assert_cardinality(-(-len(labels) // batch_size)))
+    probabilities = model.predict(batches, verbose=0)[:len(labels)]
     return roc_auc(labels, probabilities), log_loss(labels, probabilities)
 
 
