@@ -73,6 +73,7 @@ def check_figure(output, results):
     assert overlapping_texts(figure) == [] and texts_cut_off(figure) == []
     (axis,) = figure.axes
     assert axis.get_xscale() == "log" and axis.get_xlabel() and axis.get_ylabel()
+    assert [label.get_text() for label in axis.get_xticklabels()] == ["25%", "100%"]
     drawn = {container.get_label(): container.lines[0].get_ydata().tolist() for container in axis.containers}
     assert drawn == {label: [statistics.fmean(r["mean_ia"] for r in results[fraction, column]) for fraction in (0.25, 1.0)]
                      for label, column in (("2", "se2"), ("4", "se4"), ("4, ME (2x2)", "me2x2"))}

@@ -151,6 +151,7 @@ def plot_panels(panels: dict, axis_labels: tuple[str, str], title: str, path: st
         if log_x:
             axis.set_xscale("log")
         if ticks:
+            axis.minorticks_off()  # a log axis would add labels such as 3x10^1 between the given ticks
             axis.set_xticks(*ticks)
         axis.set_xlabel(axis_labels[0])
         axis.set_ylabel(axis_labels[1])
@@ -279,9 +280,10 @@ def plot_data_amount(runs: list[dict], path: str, title: str) -> Figure:
     cells = data_amount_cells(runs, "mean_ia")
     series = {column: [(fraction * 100, mean, std) for (fraction, name), (mean, std, _) in cells.items()
                        if name == column] for column in data_amount_columns(runs)}
+    percents = sorted({fraction * 100 for fraction, _ in cells})
     return plot_panels({"one line per embedding size K (legend)": series},
                        ("train data used (% of the train split, log scale)", "mean IA over fields"), title, path,
-                       log_x=True)
+                       ticks=(percents, [f"{percent:g}%" for percent in percents]), log_x=True)
 
 
 def write_data_amount_report(output_dir: str) -> str:
