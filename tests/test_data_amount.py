@@ -75,7 +75,8 @@ def check_figure(output, results):
     assert axis.get_xscale() == "log" and axis.get_xlabel() and axis.get_ylabel()
     assert [label.get_text() for label in axis.get_xticklabels()] == ["25%", "100%"]
     drawn = {container.get_label(): container.lines[0].get_ydata().tolist() for container in axis.containers}
-    assert drawn == {label: [statistics.fmean(r["mean_ia"] for r in results[fraction, column]) for fraction in (0.25, 1.0)]
+    assert drawn == {label: [statistics.fmean(run["mean_ia"] for run in results[fraction, column])
+                             for fraction in (0.25, 1.0)]
                      for label, column in (("2", "se2"), ("4", "se4"), ("4, ME (2x2)", "me2x2"))}
 
 

@@ -55,7 +55,8 @@ def plot_spectra(summary: dict) -> Figure:
         axis.set_ylabel(r"$\sigma_k / \sigma_1$ (normalised singular value)")
         axis.set_title(wrapped(description["title"], PANEL_WIDTH), fontsize=9)
         axis.legend(handles=spectrum_legend(analysis), fontsize=7, loc="lower left")
-    figure.colorbar(ScalarMappable(norm=norm, cmap=CARDINALITY_COLORS), ax=axes, label=r"field cardinality $D_i$ (rows of $E_i$)")
+    figure.colorbar(ScalarMappable(norm=norm, cmap=CARDINALITY_COLORS), ax=axes,
+                    label=r"field cardinality $D_i$ (rows of $E_i$)")
     figure.suptitle(r"Normalised singular spectrum of each field's embedding $E_i$ (cf. paper Fig. 1b)")
     return figure
 

@@ -360,7 +360,8 @@ def evaluate(model, dataset):
     batch_size = len(label_batches[0])
     examples = dataset.map(lambda ids, label: ids).unbatch()
     examples = examples.concatenate(examples.take(1).repeat(-len(labels) % batch_size))
-    batches = examples.batch(batch_size).apply(tf.data.experimental.assert_cardinality(-(-len(labels) // batch_size)))
+    steps = -(-len(labels) // batch_size)
+    batches = examples.batch(batch_size).apply(tf.data.experimental.assert_cardinality(steps))
     probabilities = model.predict(batches, verbose=0)[:len(labels)]
     return roc_auc(labels, probabilities), log_loss(labels, probabilities)
 

@@ -268,11 +268,11 @@ def data_amount_columns(runs: list[dict]) -> list[str]:
 
 def data_amount_table(runs: list[dict], metric: str, digits: int) -> str:
     """Rows: fractions; columns: embedding sizes (SE, then ME); cells: mean over seeds."""
-    cells = data_amount_cells(runs, metric)
+    cells, columns = data_amount_cells(runs, metric), data_amount_columns(runs)
     rows = [[f"{fraction * 100:g}% data"] + [f"{cells[fraction, column][0]:.{digits}f}"
-                                             if (fraction, column) in cells else "" for column in data_amount_columns(runs)]
+                                             if (fraction, column) in cells else "" for column in columns]
             for fraction in sorted({run["fraction"] for run in runs})]
-    return markdown_table(["data", *data_amount_columns(runs)], rows)
+    return markdown_table(["data", *columns], rows)
 
 
 def plot_data_amount(runs: list[dict], path: str, title: str) -> Figure:
@@ -289,8 +289,9 @@ def plot_data_amount(runs: list[dict], path: str, title: str) -> Figure:
 def write_data_amount_report(output_dir: str) -> str:
     """Writes report.md (paper Table 2 layout) and ia_vs_data.png; returns report.md's path."""
     runs = collect_data_amount_runs(output_dir)
+    caption = study_caption(output_dir, runs[0]["run_dir"], len(runs))
     plot_data_amount(runs, os.path.join(output_dir, "ia_vs_data.png"),
-                     f"Information abundance vs data amount: {study_caption(output_dir, runs[0]['run_dir'], len(runs))}")
+                     f"Information abundance vs data amount: {caption}")
     return write_markdown(output_dir, [
         "# Information abundance vs data amount (paper Table 2)",
         f"{len(runs)} runs; cells are means over seeds. Mean IA over fields at the best-validation epoch.",
