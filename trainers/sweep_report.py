@@ -46,7 +46,7 @@ def run_flags(run_dir: str, name: str) -> list[str]:
         return [line.strip()[len(prefix):] for line in handle if line.startswith(prefix)]
 
 
-def run_label(run_dir, model):
+def run_label(run_dir: str, model: str) -> str:
     """The model name plus the run's interaction arguments from flags.txt: 'dcnv2' or 'dcnv2:num_layers=2'."""
     return ":".join([model, *run_flags(run_dir, "interaction_arg")])
 
@@ -116,7 +116,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def scaling_table(summary, digits, mark_best):
+def scaling_table(summary: dict, digits: int, mark_best: bool) -> str:
     """Paper Table 1 layout: an SE and an ME row per model (only the modes it was swept in), one column
     per scale."""
     scales = sorted({scale for _, _, scale in summary})
@@ -141,7 +141,8 @@ def scaling_table(summary, digits, mark_best):
     return markdown_table(["model", "mode", *map(scale_header, scales)], rows)
 
 
-def plot_panels(panels: dict, axis_labels: tuple[str, str], title: str, path: str, ticks=None, log_x=False) -> Figure:
+def plot_panels(panels: dict, axis_labels: tuple[str, str], title: str, path: str, ticks: tuple | None = None,
+                log_x: bool = False) -> Figure:
     """One panel per entry of panels {panel title: {series label: [(x, mean, std)]}}, error bars one std."""
     figure, axes = new_figure(4.8 * len(panels), 4.0, len(panels))
     for axis, (panel, series) in zip(axes, panels.items()):
@@ -161,7 +162,7 @@ def plot_panels(panels: dict, axis_labels: tuple[str, str], title: str, path: st
     return save(figure, path)
 
 
-def plot_metric(summary, ylabel, path, title):
+def plot_metric(summary: dict, ylabel: str, path: str, title: str) -> Figure:
     """One panel per model: SE and ME mean over seeds against scale, error bars one std (Figure 8a)."""
     scales = sorted({scale for _, _, scale in summary})
     panels = {label: {mode: [(position, *summary[label, embedding, scale][:2]) for position, scale in enumerate(scales)
@@ -209,7 +210,7 @@ def study_caption(output_dir: str, run_dir: str, count: int) -> str:
             "each at its best-validation epoch; mean ± one std over seeds")
 
 
-def write_report(output_dir):
+def write_report(output_dir: str) -> str:
     """Writes runs.csv, report.md, auc_vs_scale.png and ia_vs_scale.png; returns report.md's path."""
     rows = collect_runs(output_dir)
     write_runs_csv(rows, os.path.join(output_dir, "runs.csv"))
