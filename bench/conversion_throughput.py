@@ -19,6 +19,8 @@ import time
 
 import psutil
 
+from trainers.console import add_verbosity_argument
+
 
 def convert_once(path, output_dir, workers):
     command = [sys.executable, "-m", "datasets.criteo", f"--input={path}", f"--output_dir={output_dir}",
@@ -41,6 +43,7 @@ def convert_once(path, output_dir, workers):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_verbosity_argument(parser)
     parser.add_argument("--rows", type=int, action="append", help="Row counts (repeatable); default 2M.")
     parser.add_argument("--workers", type=int, default=None, help="Converter workers (default: all cores).")
     parser.add_argument("--scratch", default=None, help="Directory for the generated files.")

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from bench.train_throughput import TRAINING_FLOPS_PER_FORWARD, counting_contractions, peak_gflops
 from tf_multiemb.layers import CrossNetV2
+from trainers.console import add_verbosity_argument
 
 
 def cross_network_step(sets, fields, dim, layers, batch_size, projection_dim=None):
@@ -52,6 +53,7 @@ def parse_ranks(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_verbosity_argument(parser)
     parser.add_argument("--sets", type=int, default=10, help="M, embedding sets")
     parser.add_argument("--fields", type=int, default=39, help="N, fields (Criteo: 39)")
     parser.add_argument("--dim", type=int, default=10, help="K, width of each set")

@@ -19,6 +19,7 @@ import numpy as np
 from bench.criteo_shape import criteo_like_field_dims
 from tf_multiemb import build_model
 from tf_multiemb.callbacks import InformationAbundance
+from trainers.console import add_verbosity_argument
 
 CONFIGURATIONS = (("single", 1), ("single", 10), ("multi", 10))
 
@@ -49,6 +50,7 @@ def measure(embedding, scale, field_dims, batch_size, steps, train_rows, log_pat
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_verbosity_argument(parser)
     parser.add_argument("--vocab", type=int, default=1_070_000, help="sum of field cardinalities")
     parser.add_argument("--train_rows", type=int, default=36_640_000, help="rows per epoch (Criteo 8/10 split)")
     parser.add_argument("--batch_size", type=int, default=2048)

@@ -12,6 +12,7 @@ import argparse
 from bench.criteo_shape import CRITEO_VOCABULARY, criteo_like_field_dims
 from tf_multiemb import BACKBONES, build_model
 from tf_multiemb.models import embedding_layout
+from trainers.console import add_verbosity_argument
 
 
 def parameter_counts(name, embedding, scale, field_dims):
@@ -28,6 +29,7 @@ def millions(count):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_verbosity_argument(parser)
     parser.add_argument("--vocab", type=int, default=CRITEO_VOCABULARY, help="sum of the 39 field cardinalities")
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 2, 3, 4, 10])
     parser.add_argument("--models", nargs="+", default=list(BACKBONES), choices=list(BACKBONES))

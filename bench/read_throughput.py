@@ -11,9 +11,12 @@ import argparse
 import json
 import time
 
+from trainers.console import add_verbosity_argument
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_verbosity_argument(parser)
     parser.add_argument("--data_dir", required=True, help="A converted directory (schema.json + TFRecords).")
     parser.add_argument("--split", default="train")
     parser.add_argument("--batch_size", type=int, default=2048)

@@ -24,6 +24,7 @@ import numpy as np
 from datasets import synthetic
 from datasets.tokens import categorical_token, numeric_token
 from tf_multiemb.metrics import roc_auc
+from trainers.console import add_verbosity_argument
 
 SCORES = (("first-order terms", ("first_order",)),
           ("+ pairwise patterns", ("first_order", "pairwise")),
@@ -81,6 +82,7 @@ def field_cardinalities(values, tables, min_count):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_verbosity_argument(parser)
     parser.add_argument("--rows", type=int, default=1000000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max_cardinality", type=int, default=synthetic.CRITEO_FULL_MAX)

@@ -46,6 +46,7 @@ from bench.criteo_shape import CRITEO_VOCABULARY, criteo_like_field_dims
 from tf_multiemb import BACKBONES, build_model
 from tf_multiemb.models.registry import embedding_layout
 from tf_multiemb.optimizers import AdamL2
+from trainers.console import add_verbosity_argument
 
 SWEEP_SCALES = (1, 4, 10)
 VOCAB_SWEEP = (10_000, 100_000, CRITEO_VOCABULARY, 10_000_000)
@@ -313,6 +314,7 @@ def set_threads(intra_op, inter_op):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Training throughput on synthetic Criteo-shaped ids.")
+    add_verbosity_argument(parser)
     parser.add_argument("--model", default="dcnv2", choices=sorted(BACKBONES))
     parser.add_argument("--embedding", default="single", choices=["single", "multi"])
     parser.add_argument("--scale", type=int, default=1)

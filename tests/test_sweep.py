@@ -9,6 +9,11 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
+
+from tests.test_console import FRAMEWORK_LINE, command_environment
+from trainers import sweep_report
+from trainers.plots import overlapping_texts, texts_cut_off
 
 
 # Two backbone variants through the --models entry syntax; with more backbones registered this list
@@ -20,7 +25,8 @@ CELL = re.compile(r"^(?:<u>|\*\*)?([\d.]+) ± ([\d.]+)(?:</u>|\*\*)?$")
 
 
 def run_module(module, *arguments):
-    return subprocess.run([sys.executable, "-m", module, *arguments], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", module, *arguments], capture_output=True, text=True,
+                          env=command_environment())
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +36,7 @@ def sweep(synthetic_criteo_dir, tmp_path_factory):
                  "--embeddings=single,multi", "--scales=1,2", "--seeds=2", *COMMON]
     completed = run_module("trainers.sweep", *arguments)
     assert completed.returncode == 0, completed.stderr[-3000:]
+    assert not FRAMEWORK_LINE.search(completed.stderr), completed.stderr[-3000:]
     return output, arguments, completed.stdout
 
 
@@ -184,3 +191,26 @@ def test_report_lists_only_the_modes_a_model_was_swept_in(sweep, tmp_path):
                                 for path in runs.glob(run_prefix(MODELS[1], "SE", 1) + "*/results.json"))
     base_cell = CELL.match(tables["## Test AUC"][MODELS[1], "SE"][0])
     assert float(base_cell.group(1)) == pytest.approx(base_auc, abs=6e-6)
+
+
+def test_report_figures_draw_the_report_numbers(sweep, tmp_path):
+    """Redrawn from the run directories, each figure is the CLI's PNG, says what it shows, is readable, and
+    its points are the report's cell means (scale 1: the shared base)."""
+    output = sweep[0]
+    rows = sweep_report.collect_runs(str(output))
+    caption = sweep_report.study_caption(str(output), rows[0]["run_dir"], len(rows))
+    assert caption == "criteo data, 12 runs, each at its best-validation epoch; mean ± one std over seeds"
+    for metric, ylabel, name, title in (("test_auc", "test AUC", "auc_vs_scale.png", "Test AUC vs scale"),
+                                        ("mean_ia", "mean IA over fields (max = s x K0)", "ia_vs_scale.png",
+                                         "Mean information abundance vs scale")):
+        summary = sweep_report.summarize(rows, metric)
+        figure = sweep_report.plot_metric(summary, ylabel, str(tmp_path / name), f"{title}: {caption}")
+        assert (tmp_path / name).read_bytes() == (output / name).read_bytes(), name
+        with Image.open(output / name) as image:
+            assert image.format == "PNG" and image.size == (round(4.8 * len(MODELS) * 110), 440)
+        assert overlapping_texts(figure) == [] and texts_cut_off(figure) == [], name
+        for axis, label in zip(figure.axes, MODELS):
+            assert axis.get_title() == label and axis.get_xlabel() and axis.get_ylabel() == ylabel
+            drawn = {container.get_label(): container.lines[0].get_ydata().tolist() for container in axis.containers}
+            assert drawn == {mode: [summary[label, embedding, scale][0] for scale in (1, 2)]
+                             for mode, embedding in sweep_report.MODES}

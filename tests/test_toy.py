@@ -7,8 +7,11 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from tf_multiemb.toy import ToyProblem, run_toy_experiment, toy_information_abundance_curve
+from trainers.plots import overlapping_texts, texts_cut_off
+from trainers.toy import plot_curves
 
 
 def test_analytic_gradient_matches_autodiff():
@@ -49,3 +52,12 @@ def test_cli_writes_json_and_plot(tmp_path):
     assert results["small"]["final_ia"] == pytest.approx(results["small"]["ia"][-1])
     assert f"{results['small']['final_ia']:.4f}" in completed.stdout
     assert (tmp_path / "toy.png").stat().st_size > 0
+    figure = plot_curves({name: results[name] for name in ("small", "large")}, results["settings"],
+                         str(tmp_path / "redrawn.png"))
+    assert (tmp_path / "redrawn.png").read_bytes() == (tmp_path / "toy.png").read_bytes()
+    with Image.open(tmp_path / "toy.png") as image:
+        assert image.format == "PNG" and image.size == (660, 462)  # 6 x 4.2 inches at 110 dpi
+    assert overlapping_texts(figure) == [] and texts_cut_off(figure) == []
+    (axis,) = figure.axes
+    assert "K = 10, learning rate 1, seed 0" in axis.get_title()
+    assert [line.get_ydata().tolist() for line in axis.get_lines()] == [results["small"]["ia"], results["large"]["ia"]]

@@ -10,20 +10,19 @@ so the subsets are random and nested; val, test and the vocabularies are the ful
 early stopping like trainers.fit (all its flags pass through, except the per-run embedding, scale,
 embedding_dim, seed). SE columns use one set of width K; an ME column MxK uses M sets of width K.
 report.md: mean IA at the best epoch (and test AUC) per (fraction, embedding size), averaged over
-seeds, rebuilt from the run directories alone.
+seeds, and ia_vs_data.png (mean IA against the fraction, one line per embedding size), rebuilt from
+the run directories alone (trainers.sweep_report.write_data_amount_report).
 """
 
 import dataclasses
-import glob
-import json
 import os
 import shutil
-import statistics
 import sys
 
 from absl import app, flags
 
 from trainers.sweep import Job, base_config, parse_list, run_jobs
+from trainers.sweep_report import write_data_amount_report
 
 FLAGS = flags.FLAGS
 PER_RUN_FLAGS = ("embedding", "scale", "embedding_dim", "seed")
@@ -101,53 +100,6 @@ def data_amount_jobs(config, fractions, embedding_dims, multi_embeddings, seeds,
     return jobs
 
 
-def collect_runs(output_dir):
-    """[(fraction, column label, sort key, mean_ia, test_auc)] from results.json + data_schema/schema.json."""
-    runs = []
-    for path in glob.glob(os.path.join(output_dir, "runs", "*", "results.json")):
-        with open(path) as handle:
-            results = json.load(handle)
-        with open(os.path.join(os.path.dirname(path), "data_schema", "schema.json")) as handle:
-            fraction = json.load(handle).get("subset_of", {}).get("fraction", 1.0)
-        sets, width = results["num_sets"], results["embedding_dim"]
-        if results["embedding"] == "single":
-            column, key = f"{width}", (0, width)
-        else:
-            column, key = f"{sets * width}, ME ({sets}x{width})", (1, sets * width)
-        runs.append((fraction, column, key, results["mean_ia"], results["test_auc"]))
-    return runs
-
-
-def markdown_table(runs, value_index, digits):
-    """Rows: fractions; columns: embedding sizes (SE, then ME); cells: mean over seeds."""
-    columns = sorted({(key, column) for _, column, key, *_ in runs})
-    fractions = sorted({run[0] for run in runs})
-    lines = ["| data | " + " | ".join(column for _, column in columns) + " |", "|---|" + "---|" * len(columns)]
-    for fraction in fractions:
-        cells = []
-        for _, column in columns:
-            values = [run[value_index] for run in runs if run[0] == fraction and run[1] == column]
-            cells.append(f"{statistics.fmean(values):.{digits}f}" if values else "")
-        lines.append(f"| {fraction * 100:g}% data | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def write_report(output_dir):
-    runs = collect_runs(output_dir)
-    if not runs:
-        raise FileNotFoundError(f"no finished runs (runs/*/results.json) under {output_dir}")
-    text = "\n\n".join([
-        "# Information abundance vs data amount (paper Table 2)",
-        f"{len(runs)} runs; cells are means over seeds. Mean IA over fields at the best-validation epoch.",
-        "## Mean information abundance", markdown_table(runs, 3, 2),
-        "## Test AUC", markdown_table(runs, 4, 5),
-    ]) + "\n"
-    path = os.path.join(output_dir, "report.md")
-    with open(path, "w") as handle:
-        handle.write(text)
-    return path
-
-
 def main(argv):
     from trainers.fit import validate
 
@@ -170,7 +122,7 @@ def main(argv):
     except ValueError as error:
         sys.exit(f"error: {error}")
     failed = run_jobs(jobs)
-    print(f"wrote {write_report(FLAGS.output_dir)}")
+    print(f"wrote {write_data_amount_report(FLAGS.output_dir)}")
     if failed:
         sys.exit(f"error: {len(failed)} runs failed: {', '.join(failed)} (rerun the same command to retry them)")
 

@@ -123,7 +123,7 @@ def evaluate(model, runtime, batches) -> tuple[float, float]:
     from tf_multiemb.metrics import log_loss, roc_auc
 
     labels, inputs = runtime.labels_and_inputs(batches)
-    probabilities = model.predict(inputs, verbose=0)
+    probabilities = model.predict(inputs, verbose=0)[:len(labels)]
     return roc_auc(labels, probabilities), log_loss(labels, probabilities)
 
 

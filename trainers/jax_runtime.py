@@ -12,7 +12,11 @@ from trainers.runtime import Placement
 
 
 class ReaderBatches(keras.utils.PyDataset):
-    """One unshuffled pass over a split as a Keras dataset: (ids, labels) batches, or ids only."""
+    """One unshuffled pass over a split as a Keras dataset: (ids, labels) batches, or ids only.
+
+    With `ids_only` the last batch is filled up to full size with copies of its first row (predict's caller
+    drops their predictions), so the compiled predict function serves every batch.
+    """
 
     def __init__(self, reader: NumpyReader, ids_only: bool = False):
         super().__init__()
@@ -24,7 +28,9 @@ class ReaderBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         ids, labels = self.reader.decode(self.reader.batch_rows(self.order, index))
-        return ids if self.ids_only else (ids, labels)
+        if self.ids_only:
+            return np.concatenate([ids, np.repeat(ids[:1], self.reader.batch_size - len(ids), axis=0)])
+        return ids, labels
 
 
 class JaxRuntime:

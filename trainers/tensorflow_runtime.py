@@ -52,9 +52,19 @@ class TensorFlowRuntime:
         return make_dataset(config.data_dir, split, config.batch_size)
 
     def labels_and_inputs(self, batches):
-        """The labels of a split's batches, and the batches without them (for predict)."""
-        labels = np.concatenate([label.numpy() for _, label in batches])
-        return labels, batches.map(lambda ids, label: ids)
+        """The labels of a split's batches, and the batches without them for predict, all of full size.
+
+        The last batch is filled up with copies of the first example (predict's caller drops their
+        predictions), so predict traces once per model, not again for the remainder; the batch count is
+        declared, so Keras does not warn that the data ran out.
+        """
+        label_batches = [label.numpy() for _, label in batches]
+        labels = np.concatenate(label_batches)
+        batch_size = len(label_batches[0])
+        examples = batches.map(lambda ids, label: ids).unbatch()
+        examples = examples.concatenate(examples.take(1).repeat(-len(labels) % batch_size))
+        steps = -(-len(labels) // batch_size)
+        return labels, examples.batch(batch_size).apply(tf.data.experimental.assert_cardinality(steps))
 
     def prepare_model(self, model, strategy, resumed_epochs: int) -> None:
         """The multi-worker checks and work-arounds (trainers/distribution.py)."""

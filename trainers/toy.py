@@ -10,48 +10,49 @@ final IA(E1) of both cases. The paper's finding: "small" (D3 = 3) ends lower tha
 import json
 import os
 
-import matplotlib
+from absl import app, flags
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from absl import app, flags  # noqa: E402
+from tf_multiemb.toy import run_toy_experiment
+from trainers.plots import new_figure, save
 
-from tf_multiemb.toy import run_toy_experiment  # noqa: E402
-
-OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Directory for toy.json and toy.png.", required=True)
-ITERATIONS = flags.DEFINE_integer("iterations", 5000, "Full-batch SGD iterations (paper: 5,000).")
-SEED = flags.DEFINE_integer("seed", 0, "Seed of the embeddings, x3 and labels.")
-EMBEDDING_DIM = flags.DEFINE_integer("embedding_dim", 10, "Embedding size K (paper's base size: 10).")
-LEARNING_RATE = flags.DEFINE_float("learning_rate", 1.0, "SGD learning rate (paper: 1).")
-
-
-def plot_curves(results, path):
-    figure, axis = plt.subplots(figsize=(5, 3.5))
+def plot_curves(results: dict, settings: dict, path: str) -> Figure:
+    """IA(E1) against the SGD iteration, one line per case (paper Figure 4)."""
+    figure, (axis,) = new_figure(6, 4.2)
     for name, case in results.items():
-        axis.plot(case["ia"], label=f"{name.capitalize()} (D3 = {case['third_cardinality']})")
-    axis.set_xlabel("iteration")
-    axis.set_ylabel("IA(E1)")
-    axis.set_title("Toy experiment (Figure 4)")
+        axis.plot(case["ia"], label=rf"{name} field 3: $D_3$ = {case['third_cardinality']}")
+    axis.set_xlabel("full-batch SGD iteration")
+    axis.set_ylabel(rf"IA($E_1$) (max = K = {settings['embedding_dim']})")
+    axis.set_title(f"Toy experiment (cf. paper Fig. 4): K = {settings['embedding_dim']}, learning rate "
+                   f"{settings['learning_rate']:g}, seed {settings['seed']}", fontsize=10)
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return save(figure, path)
+
+
+def define_flags() -> None:
+    """The command's flags, defined only when it runs (importing this module defines none)."""
+    flags.DEFINE_string("output_dir", None, "Directory for toy.json and toy.png.", required=True)
+    flags.DEFINE_integer("iterations", 5000, "Full-batch SGD iterations (paper: 5,000).")
+    flags.DEFINE_integer("seed", 0, "Seed of the embeddings, x3 and labels.")
+    flags.DEFINE_integer("embedding_dim", 10, "Embedding size K (paper's base size: 10).")
+    flags.DEFINE_float("learning_rate", 1.0, "SGD learning rate (paper: 1).")
 
 
 def main(argv):
     del argv
-    output_dir = OUTPUT_DIR.value
+    values = flags.FLAGS
+    output_dir = values.output_dir
     os.makedirs(output_dir, exist_ok=True)
-    results = run_toy_experiment(embedding_dim=EMBEDDING_DIM.value, iterations=ITERATIONS.value,
-                                 learning_rate=LEARNING_RATE.value, seed=SEED.value)
-    settings = {"iterations": ITERATIONS.value, "seed": SEED.value, "embedding_dim": EMBEDDING_DIM.value,
-                "learning_rate": LEARNING_RATE.value}
+    settings = {"iterations": values.iterations, "seed": values.seed, "embedding_dim": values.embedding_dim,
+                "learning_rate": values.learning_rate}
+    results = run_toy_experiment(**settings)
     with open(os.path.join(output_dir, "toy.json"), "w") as file:
         json.dump({**results, "settings": settings}, file)
-    plot_curves(results, os.path.join(output_dir, "toy.png"))
+    plot_curves(results, settings, os.path.join(output_dir, "toy.png"))
     for name, case in results.items():
         print(f"{name} (D3 = {case['third_cardinality']}): final IA(E1) = {case['final_ia']:.4f}")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
