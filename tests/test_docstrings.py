@@ -15,7 +15,7 @@ from tf_multiemb import callbacks, collapse, cross_blocks, layers, models, optim
 
 # Module -> the number of doctest examples (">>>" lines) it holds.
 DOCTEST_EXAMPLES = {
-    "tf_multiemb.callbacks": 21,
+    "tf_multiemb.callbacks": 24,
     "tf_multiemb.collapse": 21,
     "tf_multiemb.cross_blocks": 10,
     "tf_multiemb.layers.bilinear_fusion": 4,

@@ -76,5 +76,22 @@ def test_a_model_without_embeddings_names_the_fix():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     callback = InformationAbundance()
     callback.set_model(model)
-    with pytest.raises(ValueError, match="found no embedding layer in the model .* pass tables= explicitly"):
+    with pytest.raises(ValueError, match="found no embedding layer in the model .*; pass tables= explicitly"):
         callback.information_abundance()
+
+
+def test_trainers_analyze_reads_a_plain_keras_models_run(tmp_path):
+    from trainers.analyze import analyze_run
+
+    model, (ids, labels) = plain_model(), batches()
+    model.fit(ids, labels, batch_size=16, epochs=2, verbose=0,
+              callbacks=[InformationAbundance(log_file=tmp_path / "information_abundance.jsonl")])
+    model.save(tmp_path / "model.keras")
+    written = analyze_run(str(tmp_path), str(tmp_path / "analysis"))
+    summary = json.loads((tmp_path / "analysis" / "summary.json").read_text())
+    assert summary["fields"] == [f"{name}_table" for name in FIELDS]
+    assert [len(field["spectrum"]) for field in summary["run"]["fields"]] == [6, 6, 5]  # rank min(D_i, K = 6)
+    table = keras.ops.convert_to_numpy(model.get_layer("city_table").embeddings)
+    assert summary["run"]["fields"][2]["ia"] == pytest.approx(information_abundance(table))
+    assert [record["epoch"] for record in summary["epochs"]] == [1, 2]
+    assert summary["cross_network"] is None and any(path.endswith("spectra.png") for path in written)

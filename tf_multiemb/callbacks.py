@@ -90,12 +90,7 @@ class InformationAbundance(keras.callbacks.Callback):
             return dict(self.tables)
         if self.tables is not None:
             return {getattr(t, "name", None) or f"table_{i}": t for i, t in enumerate(self.tables)}
-        found = {layer.name: layer for layer in self.model._flatten_layers(include_self=False)
-                 if isinstance(layer, (FieldEmbedding, keras.layers.Embedding))}
-        if not found:
-            raise ValueError("InformationAbundance found no embedding layer in the model (FieldEmbedding or "
-                             "keras.layers.Embedding); pass tables= explicitly")
-        return found
+        return embedding_layers(self.model)
 
     def information_abundance(self) -> dict[str, dict]:
         """IA now: {entry name: {"ia": ..., and "sets": [IA per set] for a FieldEmbedding field}}."""
@@ -145,6 +140,39 @@ class InformationAbundance(keras.callbacks.Callback):
         mean_ia = self.log({"epoch": epoch + 1}, epoch + 1)
         if logs is not None:
             logs["ia_mean"] = mean_ia
+
+
+def embedding_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """The embedding tables of any Keras model, by layer name, in the model's layer order.
+
+    Finds this library's `FieldEmbedding` and `keras.layers.Embedding` with its subclasses (keras-rs
+    embedding layers included), at any depth of nesting.
+
+    Args:
+        model: keras.Model. Any built Keras model.
+
+    Returns:
+        {layer name: layer} of every embedding layer.
+
+    Raises:
+        ValueError: the model has no embedding layer.
+
+    Example:
+
+    >>> inputs = keras.Input((2,), dtype="int32")
+    >>> outputs = keras.layers.Embedding(10, 3, name="items")(inputs)
+    >>> list(embedding_layers(keras.Model(inputs, outputs)))
+    ['items']
+
+    References:
+        Guo et al., ICML 2024, Section 3 (information abundance of an embedding matrix).
+    """
+    found = {layer.name: layer for layer in model._flatten_layers(include_self=False)
+             if isinstance(layer, (FieldEmbedding, keras.layers.Embedding))}
+    if not found:
+        raise ValueError("found no embedding layer in the model (FieldEmbedding or keras.layers.Embedding); "
+                         "pass tables= explicitly")
+    return found
 
 
 def _as_matrix(source: TableSource) -> np.ndarray:

@@ -23,11 +23,12 @@ import keras
 import numpy as np
 from absl import app, flags
 
-import tf_multiemb  # noqa: F401  (registers the custom layers for load_model)
 from tf_multiemb import collapse, diversity, sub_embedding
+from tf_multiemb.callbacks import embedding_layers
 from tf_multiemb.cross_blocks import interaction_pattern
 from tf_multiemb.layers.cross_network import CrossNetV2
 from trainers.analysis_figures import SPECTRUM_FLOOR, write_figures
+from trainers.run_records import load_trained_model
 
 
 class RunError(Exception):
@@ -49,10 +50,9 @@ def load_run(run_dir: str) -> tuple[keras.Model, list[str], list[dict]]:
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_path):
         raise RunError(f"{model_path} is missing; the run has not saved its model (did trainers.fit finish?)")
-    model = keras.saving.load_model(model_path, compile=False)
+    model = load_trained_model(run_dir)
     schema = read_json(os.path.join(run_dir, "data_schema", "schema.json"))  # written by trainers.fit
-    names = ([field["name"] for field in schema["fields"]] if schema
-             else [f"field_{i}" for i in range(len(model.field_embedding.field_dims))])
+    names = [field["name"] for field in schema["fields"]] if schema else embedding_layout(model).names
     log_path = os.path.join(run_dir, "information_abundance.jsonl")
     records = []
     if os.path.isfile(log_path):
@@ -61,12 +61,44 @@ def load_run(run_dir: str) -> tuple[keras.Model, list[str], list[dict]]:
     return model, names, records
 
 
+class EmbeddingLayout:
+    """A model's embeddings as one table: rows per field, sets side by side (any Keras model).
+
+    This library's models have one `FieldEmbedding`; any other model's `keras.layers.Embedding` tables
+    (keras-rs ones included) are stacked, one field per table, which needs one common width.
+    """
+
+    def __init__(self, table: np.ndarray, rows: list[tuple[int, int]], num_sets: int, embedding_dim: int,
+                 names: list[str]):
+        self.table, self.rows, self.num_sets, self.embedding_dim, self.names = table, rows, num_sets, embedding_dim, names
+
+
+def embedding_layout(model: keras.Model) -> EmbeddingLayout:
+    """The model's embedding tables as an EmbeddingLayout; RunError when they cannot be laid side by side."""
+    layer = getattr(model, "field_embedding", None)
+    if layer is not None:
+        rows = [layer.field_rows(i) for i in range(len(layer.field_dims))]
+        return EmbeddingLayout(keras.ops.convert_to_numpy(layer.embeddings).astype(np.float64), rows,
+                               layer.num_sets, layer.embedding_dim, [f"field_{i}" for i in range(len(rows))])
+    try:
+        tables = {name: keras.ops.convert_to_numpy(t.embeddings) for name, t in embedding_layers(model).items()}
+    except ValueError as error:
+        raise RunError(f"model.keras: {error}") from None
+    widths = {table.shape[1] for table in tables.values()}
+    if len(widths) > 1:
+        raise RunError(f"the model's embedding tables have different widths {sorted(widths)}; the analyses "
+                       "compare fields of one width")
+    bounds = np.cumsum([0] + [len(table) for table in tables.values()])
+    return EmbeddingLayout(np.concatenate(list(tables.values())).astype(np.float64),
+                           list(zip(bounds[:-1].tolist(), bounds[1:].tolist())), 1, widths.pop(), list(tables))
+
+
 def describe_run(run_dir: str, model: keras.Model) -> dict:
     """What the figures say about a run: a short label ('dcnv2 ME 4x', else the directory name), and a title
     with the embedding layout, the data set and the analysed (best) epoch."""
     results = read_json(os.path.join(run_dir, "results.json")) or {}
     schema = read_json(os.path.join(run_dir, "data_schema", "schema.json")) or {}
-    layer = model.field_embedding
+    layer = embedding_layout(model)
     directory = os.path.basename(os.path.normpath(run_dir))
     label = directory
     if results:
@@ -88,9 +120,8 @@ def analyze_embeddings(model: keras.Model, base_embedding_dim: int, random_sampl
     A field's spectrum holds its rank = min(D_i, K) singular values, divided by the largest (a field with
     fewer rows than the table width has only D_i of them).
     """
-    layer = model.field_embedding
-    table = keras.ops.convert_to_numpy(layer.embeddings).astype(np.float64)
-    rows = [layer.field_rows(i) for i in range(len(layer.field_dims))]
+    layer = embedding_layout(model)
+    table, rows = layer.table, layer.rows
     width = table.shape[1]
     fields = []
     for start, stop in rows:  # one Gram per field (a field can have millions of rows)
@@ -117,7 +148,7 @@ def analyze_embeddings(model: keras.Model, base_embedding_dim: int, random_sampl
 
 def analyze_cross_network(model: keras.Model, table: np.ndarray, rows: list[tuple[int, int]]) -> dict:
     """Sub-embedding IA per set (sorted by IA(E_i^{(m)})), correlation factors and interaction pattern."""
-    layer = model.field_embedding
+    layer = embedding_layout(model)
     kernel = keras.ops.convert_to_numpy(model.interaction.effective_kernels()[0])
     sets = []
     for m in range(layer.num_sets):
@@ -196,8 +227,8 @@ def summarize_runs(run_dir: str, compare_run_dir: str | None = None, base_embedd
     distinct_labels(descriptions)
     return {"fields": names, "runs": {"run": descriptions[0], "compare": descriptions[1] if compare else None},
             "spectrum_floor": SPECTRUM_FLOOR, "run": analysis, "compare": compare,
-            "cross_network": analyze_cross_network(model, table, rows) if isinstance(model.interaction, CrossNetV2)
-            else None,
+            "cross_network": analyze_cross_network(model, table, rows)
+            if isinstance(getattr(model, "interaction", None), CrossNetV2) else None,
             "diversity": diversity_bars(analysis, compare, [description["label"] for description in descriptions]),
             "epochs": records}
 

@@ -53,12 +53,13 @@ BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
 
 
 def recorded_model_spec(run_dir):
-    """The --model a run was trained with, from its flags.txt ("dcnv2", or "package.module:name")."""
+    """The --model a trainers.fit run was trained with, from its flags.txt ("dcnv2", "package.module:name");
+    None for a directory that trainers.fit did not write (a plain Keras model's run)."""
     path = os.path.join(run_dir, "flags.txt")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: --run_dir must be a directory written by trainers.fit")
+        return None
     with open(path) as handle:
-        return next(line.split("=", 1)[1].strip() for line in handle if line.startswith("--model="))
+        return next((line.split("=", 1)[1].strip() for line in handle if line.startswith("--model=")), None)
 
 
 def load_trained_model(run_dir):
@@ -68,7 +69,9 @@ def load_trained_model(run_dir):
     import tf_multiemb  # noqa: F401  registers the library's layers
     from tf_multiemb.models.registry import import_backbone
 
-    import_backbone(recorded_model_spec(run_dir))
+    spec = recorded_model_spec(run_dir)
+    if spec is not None:
+        import_backbone(spec)
     return keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
 
 
