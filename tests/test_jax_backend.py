@@ -139,3 +139,27 @@ def test_jax_and_tensorflow_give_the_same_first_step_loss_and_gradients(tmp_path
     for index, (variable, gradient) in enumerate(zip(model.trainable_variables, gradients)):
         np.testing.assert_allclose(jax_side[f"gradient_{index}"], tf.convert_to_tensor(gradient).numpy(), atol=1e-5,
                                    err_msg=variable.path)
+
+
+def test_matmul_precision_is_checked_and_set_per_backend(criteo_10k_dir):
+    import jax
+
+    from trainers.config import FitConfig
+    from trainers.fit import ConfigError, validate
+    from trainers.jax_runtime import JaxRuntime
+    from trainers.tensorflow_runtime import TensorFlowRuntime
+
+    with pytest.raises(ConfigError, match="--matmul_precision must be one of float32, tf32, bf16, got 'fp8'"):
+        validate(FitConfig(data_dir=criteo_10k_dir, output_dir="runs/x", matmul_precision="fp8"))
+    with pytest.raises(ValueError, match="bf16 is a JAX-backend option"):
+        TensorFlowRuntime().check(FitConfig(matmul_precision="bf16"))
+    TensorFlowRuntime().set_matmul_precision("float32")
+    assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    TensorFlowRuntime().set_matmul_precision("tf32")
+    assert tf.config.experimental.tensor_float_32_execution_enabled()
+    before = jax.config.jax_default_matmul_precision
+    try:
+        JaxRuntime().set_matmul_precision("bf16")
+        assert jax.config.jax_default_matmul_precision == "bfloat16"
+    finally:
+        jax.config.update("jax_default_matmul_precision", before)

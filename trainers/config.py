@@ -24,6 +24,7 @@ class FitConfig:
     steps_per_epoch: int = 0
     seed: int = 0
     deterministic: bool = False
+    matmul_precision: str = "float32"
     cpu_devices: int = 0
     interaction_arg: tuple = ()
     output_dir: str = ""
@@ -48,6 +49,8 @@ HELP = {
     "steps_per_epoch": "Train steps per epoch; 0 means one pass over the train split.",
     "seed": "Seed of initialisation, shuffling and dropout.",
     "deterministic": "Enable TensorFlow op determinism (bit-identical CPU runs).",
+    "matmul_precision": "Matrix-multiply precision on GPUs: float32 (default, the paper's), tf32 (TensorFloat-32 "
+                        "inputs, float32 accumulation) or bf16 (JAX only). CPUs compute float32 in every case.",
     "cpu_devices": "Split the CPU into this many logical devices for MirroredStrategy (0: no split).",
     "interaction_arg": "name=value argument of the backbone's interaction layer (repeatable).",
     "output_dir": "Where results go: the run directory (fit) or the root of all run directories (sweep).",

@@ -62,6 +62,9 @@ def config_from_flags():
     return FitConfig(**values)
 
 
+MATMUL_PRECISIONS = ("float32", "tf32", "bf16")
+
+
 class ConfigError(ValueError):
     """Arguments that cannot run; `main` prints it as one line."""
 
@@ -90,6 +93,9 @@ def check_run_shape(config: FitConfig) -> None:
         raise ConfigError("--output_dir is required")
     if config.batch_size < 1 or config.epochs < 1:
         raise ConfigError("--batch_size and --epochs must be positive")
+    if config.matmul_precision not in MATMUL_PRECISIONS:
+        raise ConfigError(f"--matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
+                          f"got {config.matmul_precision!r}")
     if cluster_size() > 1 and config.cpu_devices > 1:
         raise ConfigError("--cpu_devices splits one machine's CPU; it does not apply to a multi-worker TF_CONFIG")
     if cluster_size() > len(load_schema(config.data_dir)["shards"]["train"]):
@@ -138,6 +144,7 @@ class TrainingRun:
         self.runtime = current_runtime()
         if config.deterministic:
             self.runtime.enable_determinism()
+        self.runtime.set_matmul_precision(config.matmul_precision)
         self.strategy = self.runtime.placement(config)
         self.run_dir = worker_run_dir(config.output_dir)
         self.schema = load_schema(config.data_dir)

@@ -11,6 +11,9 @@ from trainers.distribution import cluster_size
 from trainers.runtime import Placement
 
 
+JAX_MATMUL_PRECISION = {"float32": "highest", "tf32": "tensorfloat32", "bf16": "bfloat16"}
+
+
 class ReaderBatches(keras.utils.PyDataset):
     """One unshuffled pass over a split as a Keras dataset: (ids, labels) batches, or ids only.
 
@@ -48,6 +51,9 @@ class JaxRuntime:
     def enable_determinism(self) -> None:
         """XLA's deterministic GPU kernels (CPU runs are deterministic already); set before JAX starts."""
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
+
+    def set_matmul_precision(self, precision: str) -> None:
+        jax.config.update("jax_default_matmul_precision", JAX_MATMUL_PRECISION[precision])
 
     def versions(self) -> dict:
         return {"jax": jax.__version__}

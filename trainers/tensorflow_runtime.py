@@ -21,7 +21,12 @@ class TensorFlowRuntime:
         return {"tensorflow": tf.__version__}
 
     def check(self, config) -> None:
-        """Nothing the TensorFlow backend refuses beyond trainers.fit's own checks."""
+        """bf16 matmuls are a JAX option (TensorFlow's bfloat16 is a whole dtype policy, not a matmul setting)."""
+        if config.matmul_precision == "bf16":
+            raise ValueError("--matmul_precision=bf16 is a JAX-backend option; on TensorFlow choose float32 or tf32")
+
+    def set_matmul_precision(self, precision: str) -> None:
+        tf.config.experimental.enable_tensor_float_32_execution(precision == "tf32")
 
     def train_batches(self, config, strategy, skipped_steps: int):
         """One seeded, repeated stream, after the steps a resumed run has done.
