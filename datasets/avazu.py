@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from absl import app, flags
 
-from datasets.conversion import DelimitedFormat
 from datasets.criteo import define_conversion_flags, run_conversion
 from datasets.raw_input import RawInputError, first_line
+from datasets.raw_parsing import DelimitedFormat
 
 COLUMNS = ["id", "click", "hour", "C1", "banner_pos", "site_id", "site_domain", "site_category", "app_id",
            "app_domain", "app_category", "device_id", "device_ip", "device_model", "device_type",

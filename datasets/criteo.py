@@ -13,8 +13,9 @@ import sys
 
 from absl import app, flags
 
-from datasets.conversion import ConversionError, DelimitedFormat, convert
+from datasets.conversion import ConversionError, convert
 from datasets.raw_input import RawInputError, first_line, read_rows
+from datasets.raw_parsing import DelimitedFormat
 
 NUMERIC_FIELDS = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL_FIELDS = [f"C{i}" for i in range(1, 27)]

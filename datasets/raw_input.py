@@ -13,7 +13,7 @@ import gzip
 import itertools
 from typing import Iterator
 
-from datasets.conversion import DelimitedFormat, is_gzip
+from datasets.raw_parsing import DelimitedFormat, is_gzip
 from datasets.tokens import RawValueError, numeric_value
 
 CHUNK_ROWS = 1024  # rows whose derived fields are computed together

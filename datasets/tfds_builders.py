@@ -16,9 +16,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from datasets import avazu, criteo
-from datasets.conversion import (SPLIT_FRACTIONS, ConversionError, block_ids, check_error_budget, count_pass,
-                                 numbered_blocks, split_assignment, vocabularies_and_lookups)
+from datasets.conversion import SPLIT_FRACTIONS, ConversionError, check_error_budget, count_pass, split_assignment
+from datasets.example_encoding import block_ids
+from datasets.raw_parsing import numbered_blocks
 from datasets.schema import SPLITS
+from datasets.value_counting import vocabularies_and_lookups
 
 
 class ClickLogBuilder(tfds.core.GeneratorBasedBuilder):

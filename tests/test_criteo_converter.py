@@ -251,7 +251,7 @@ def test_raw_rows_labelled_unlabelled_and_csv(train_10k):
 
 
 def test_hand_encoded_examples_parse_like_tf_train_example():
-    from datasets.conversion import ExampleLayout, example_bytes, varint_width
+    from datasets.example_encoding import ExampleLayout, example_bytes, varint_width
 
     ids = np.array([[0, 1, 127, 128, 70000], [5, 16383, 16384, 2**21, 3]])
     widths = [varint_width(m) for m in (5, 16383, 16384, 2**21, 70000)]
@@ -274,7 +274,7 @@ def _die(task):
 def test_a_worker_that_dies_stops_the_conversion_instead_of_hanging():
     from concurrent.futures.process import BrokenProcessPool
 
-    from datasets.conversion import run_parallel
+    from datasets.worker_pool import run_parallel
 
     with pytest.raises(BrokenProcessPool):
         run_parallel(_die, [0, 1], total=2, description="test", workers=2, unit="rows")
