@@ -13,7 +13,6 @@ import argparse
 import json
 import time
 
-import keras
 import numpy as np
 
 from bench.criteo_shape import criteo_like_field_dims
