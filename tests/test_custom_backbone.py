@@ -147,4 +147,4 @@ def test_a_user_module_backbone_trains_with_the_cli_and_exports(criteo_10k_dir, 
     serving = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
     rows = list(raw_rows(sample_file("criteo/test-unlabeled-10k.txt")))[:4]
     probabilities = serving(examples=tf.constant([example_from_raw(row) for row in rows]))["probability"].numpy()
-    assert probabilities.shape == (4, 1) and np.all((probabilities > 0) & (probabilities < 1))
+    assert probabilities.shape == (4,) and np.all((probabilities > 0) & (probabilities < 1))

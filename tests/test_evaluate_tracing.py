@@ -9,6 +9,7 @@ import tensorflow as tf
 from tf_multiemb import build_model
 from tf_multiemb.metrics import log_loss, roc_auc
 from trainers.fit import evaluate
+from trainers.tensorflow_runtime import TensorFlowRuntime
 
 FIELD_DIMS = [7, 5, 11]
 
@@ -21,7 +22,7 @@ def test_one_trace_for_a_split_with_a_partial_last_batch():
     model = build_model("dcnv2", FIELD_DIMS, embedding_dim=2, hidden_units=(4,), num_layers=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # Keras' "Your input ran out of data" would fail here
-        auc, logloss = evaluate(model, dataset)
+        auc, logloss = evaluate(model, TensorFlowRuntime(), dataset)
     assert model.predict_function.experimental_get_tracing_count() == 1
     probabilities = np.asarray(model(ids, training=False))  # all 300 examples, none of the filler
     assert auc == pytest.approx(roc_auc(labels, probabilities), abs=1e-12)
