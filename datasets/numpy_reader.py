@@ -107,6 +107,21 @@ class NumpyReader:
         for batch in range(skip_batches, len(self)):
             yield self.decode(self.batch_rows(order, batch))
 
+    def full_batches(self, skip_batches: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Full batches forever: the epochs' orders one after another, cut every `batch_size` rows.
+
+        Training reads this: every batch has one shape (one compiled step, and an even split between
+        devices), and skipping `skip_batches` resumes the stream exactly where an interrupted run stopped.
+        """
+        epoch, offset = divmod(skip_batches * self.batch_size, self.num_rows)
+        pending = self.epoch_order(epoch)[offset:]
+        while True:
+            while len(pending) < self.batch_size:
+                epoch += 1
+                pending = np.concatenate([pending, self.epoch_order(epoch)])
+            yield self.decode(np.sort(pending[:self.batch_size]))
+            pending = pending[self.batch_size:]
+
     def batch_rows(self, order: np.ndarray, batch: int) -> np.ndarray:
         """The sorted rows of batch number `batch` of an epoch's order (sorted: the shards are read in order)."""
         return np.sort(order[batch * self.batch_size:(batch + 1) * self.batch_size])

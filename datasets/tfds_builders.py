@@ -7,13 +7,20 @@ seeded 8:1:1 permutation of the good rows, and the same error budget: more bad l
 `max_bad_fraction` (a builder argument, default 0.001, e.g. `tfds.load(..., builder_kwargs=
 {"max_bad_fraction": 0.01})`) stops the build with the bad lines listed; fewer are skipped. Features: `ids` (int64, one per field) and `label`; the field names and
 cardinalities D_i are in `info.metadata`. For data that does not fit one machine, see the Beam note in
-the README: this builder is the GeneratorBasedBuilder form of the same two passes.
+docs/data.md: this builder is the GeneratorBasedBuilder form of the same two passes. It needs TensorFlow
+and tensorflow-datasets (`pip install -e '.[tensorflow]'`); the JAX install trains on the converter's output.
 """
 
 import os
 
 import numpy as np
-import tensorflow_datasets as tfds
+
+try:
+    import tensorflow_datasets as tfds
+except ImportError as error:
+    raise ImportError("the TFDS builders need TensorFlow and tensorflow-datasets, which this install lacks "
+                      "(pip install -e '.[tensorflow]'); without them, convert with `python -m datasets.criteo` "
+                      "or `datasets.avazu` and train on that directory") from error
 
 from datasets import avazu, criteo
 from datasets.conversion import SPLIT_FRACTIONS, ConversionError, check_error_budget, count_pass, split_assignment

@@ -163,3 +163,25 @@ def test_matmul_precision_is_checked_and_set_per_backend(criteo_10k_dir):
         assert jax.config.jax_default_matmul_precision == "bfloat16"
     finally:
         jax.config.update("jax_default_matmul_precision", before)
+
+
+def test_fit_uses_data_parallel_over_all_local_devices(jax_data_dir, tmp_path):
+    import os
+
+    run_dir = tmp_path / "run"
+    completed = subprocess.run(
+        without_tensorflow("trainers.fit", f"--data_dir={jax_data_dir}", f"--output_dir={run_dir}", "--model=dnn",
+                           "--embedding=multi", "--scale=2", "--embedding_dim=4", "--hidden_units=16,8",
+                           "--batch_size=384", "--epochs=1", "--verbose=0"),  # last batches: 320, 232 rows
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["num_replicas"] == 2 and 0.5 < results["test_auc"] < 1
+
+
+def test_tfds_builders_without_tensorflow_say_what_to_install_instead():
+    completed = subprocess.run(without_tensorflow("datasets.tfds_builders"), cwd=REPO, capture_output=True, text=True)
+    assert completed.returncode == 1
+    assert "the TFDS builders need TensorFlow and tensorflow-datasets" in completed.stderr
+    assert "python -m datasets.criteo" in completed.stderr

@@ -72,3 +72,17 @@ def test_a_truncated_shard_is_refused(criteo_10k_dir, tmp_path):
     data_dir = corrupted_copy(criteo_10k_dir, tmp_path, lambda data: data.__delitem__(slice(-3, None)))
     with pytest.raises(CorruptShardError, match="is not a whole number of 93-byte records"):
         NumpyReader(data_dir, "test", 64)
+
+
+def test_the_training_stream_has_full_batches_covers_each_epoch_and_resumes_exactly(criteo_10k_dir):
+    reader = NumpyReader(criteo_10k_dir, "train", batch_size=3000, shuffle=True, seed=2)
+    stream = reader.full_batches()
+    batches = [next(stream) for _ in range(8)]  # 24,000 rows: three epochs of 8,000
+    assert all(len(ids) == 3000 for ids, _ in batches)
+    streamed = row_multiset(np.concatenate([ids for ids, _ in batches]), np.concatenate([y for _, y in batches]))
+    one_epoch = row_multiset(*read_all(reader))
+    assert streamed == {row: 3 * count for row, count in one_epoch.items()}  # every row once per epoch
+    assert not np.array_equal(batches[0][0], next(NumpyReader(criteo_10k_dir, "train", 3000, True, 3).full_batches())[0])
+    resumed = reader.full_batches(skip_batches=5)
+    for ids, _ in batches[5:]:
+        np.testing.assert_array_equal(next(resumed)[0], ids)

@@ -15,10 +15,12 @@ JAX_MATMUL_PRECISION = {"float32": "highest", "tf32": "tensorfloat32", "bf16": "
 
 
 class ReaderBatches(keras.utils.PyDataset):
-    """One unshuffled pass over a split as a Keras dataset: (ids, labels) batches, or ids only.
+    """One unshuffled pass over a split as a Keras dataset of full-size batches.
 
-    With `ids_only` the last batch is filled up to full size with copies of its first row (predict's caller
-    drops their predictions), so the compiled predict function serves every batch.
+    The last batch is filled up to full size with copies of its first row, so that one compiled function
+    serves every batch and DataParallel can split every batch between the devices: with labels, the filler
+    rows get sample weight 0 (metrics ignore them); with `ids_only` (predict) the caller drops their
+    predictions.
     """
 
     def __init__(self, reader: NumpyReader, ids_only: bool = False):
@@ -29,11 +31,18 @@ class ReaderBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return len(self.reader)
 
+    def decoded(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch `index` as read, without filler."""
+        return self.reader.decode(self.reader.batch_rows(self.order, index))
+
     def __getitem__(self, index: int):
-        ids, labels = self.reader.decode(self.reader.batch_rows(self.order, index))
+        ids, labels = self.decoded(index)
+        filler = self.reader.batch_size - len(ids)
+        ids = np.concatenate([ids, np.repeat(ids[:1], filler, axis=0)])
         if self.ids_only:
-            return np.concatenate([ids, np.repeat(ids[:1], self.reader.batch_size - len(ids), axis=0)])
-        return ids, labels
+            return ids
+        weights = np.concatenate([np.ones(len(labels), np.float32), np.zeros(filler, np.float32)])
+        return ids, np.concatenate([labels, np.repeat(labels[:1], filler, axis=0)]), weights
 
 
 class JaxRuntime:
@@ -71,19 +80,16 @@ class JaxRuntime:
                              "XLA_FLAGS=--xla_force_host_platform_device_count=N instead")
 
     def train_batches(self, config, placement, skipped_steps: int):
-        """The train split's epochs, each a new seeded permutation, one after another, after the skipped steps."""
+        """Full batches of the train split's epochs (a new seeded permutation each), after the skipped steps."""
         reader = NumpyReader(config.data_dir, "train", config.batch_size, shuffle=True, seed=config.seed,
                              process_index=jax.process_index(), process_count=jax.process_count())
-        epoch, skip = divmod(skipped_steps, len(reader))
-        while True:
-            yield from reader.epoch(epoch, skip_batches=skip)
-            epoch, skip = epoch + 1, 0
+        return reader.full_batches(skip_batches=skipped_steps)
 
     def batches(self, config, split: str) -> ReaderBatches:
         return ReaderBatches(NumpyReader(config.data_dir, split, config.batch_size))
 
     def labels_and_inputs(self, batches: ReaderBatches):
-        labels = np.concatenate([batches[index][1] for index in range(len(batches))])
+        labels = np.concatenate([batches.decoded(index)[1] for index in range(len(batches))])
         return labels, ReaderBatches(batches.reader, ids_only=True)
 
     def prepare_model(self, model, placement, resumed_epochs: int) -> None:
