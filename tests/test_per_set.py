@@ -1,36 +1,16 @@
 """PerSet: one copy of a single-set layer per embedding set, equal to the built-in set-batched layer."""
 
 import keras
-import keras_rs
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from bench.cross_network_ceiling import FeatureCrossStack
 from tf_multiemb.layers.cross_network import CrossNetV2
 from tf_multiemb.layers.per_set import PerSet
 from tf_multiemb.models.multi_embedding import MultiEmbeddingModel
 
 SETS, FIELDS, DIM, LAYERS = 3, 4, 5, 2
-
-
-@keras.saving.register_keras_serializable(package="tests")
-class FeatureCrossStack(keras.layers.Layer):
-    """One set's DCNv2 cross network from keras-rs layers: (batch, N, K) -> (batch, N*K)."""
-
-    def __init__(self, num_layers=LAYERS, **kwargs):
-        super().__init__(**kwargs)
-        self.num_layers = num_layers
-        self.crosses = [keras_rs.layers.FeatureCross(diag_scale=0.0) for _ in range(num_layers)]
-
-    def call(self, embeddings):
-        x0 = keras.ops.reshape(embeddings, (-1, embeddings.shape[1] * embeddings.shape[2]))
-        x = x0
-        for cross in self.crosses:
-            x = cross(x0, x)
-        return x
-
-    def get_config(self):
-        return {**super().get_config(), "num_layers": self.num_layers}
 
 
 def embeddings(seed=0):
@@ -58,7 +38,7 @@ def outputs_and_gradients(layer, inputs):
 
 
 def test_per_set_feature_cross_equals_the_built_in_cross_network_in_outputs_and_gradients():
-    built_in, per_set = CrossNetV2(num_layers=LAYERS), PerSet(FeatureCrossStack())
+    built_in, per_set = CrossNetV2(num_layers=LAYERS), PerSet(FeatureCrossStack(LAYERS))
     built_in.build((None, SETS, FIELDS, DIM))
     per_set.build((None, SETS, FIELDS, DIM))
     copy_cross_weights(built_in, per_set)
@@ -78,7 +58,7 @@ def test_copies_share_no_weights_and_each_set_uses_its_own():
 
 
 def test_a_model_holding_per_set_round_trips_through_a_keras_file(tmp_path):
-    model = MultiEmbeddingModel([5, 7, 9, 3], PerSet(FeatureCrossStack()), num_sets=SETS, embedding_dim=DIM,
+    model = MultiEmbeddingModel([5, 7, 9, 3], PerSet(FeatureCrossStack(LAYERS)), num_sets=SETS, embedding_dim=DIM,
                                 hidden_units=(8, 8))
     model.build((None, FIELDS))
     ids = np.array([[1, 2, 3, 0], [4, 6, 8, 2]])
