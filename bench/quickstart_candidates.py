@@ -1,0 +1,50 @@
+"""Candidate defaults of the main job: base, SE and ME to early stopping at one setting, timed.
+
+    python -m bench.quickstart_candidates --rows=200000 --batch_size=2048 --model=dnn --scale=10 --seed=0
+
+Runs trainers.quickstart's data and training steps (no plots, no export) and prints one markdown row:
+rows, batch, backbone, scale, seed, test AUC of base / SE / ME (best epochs), ME - SE, SE - base,
+wall time of the whole candidate and the load average (the machine is shared).
+"""
+
+import os
+import time
+
+from absl import app, flags
+
+import trainers  # noqa: F401  first, so that TensorFlow loads with the CLIs' CPU kernels (oneDNN)
+from trainers import quickstart
+
+flags.DEFINE_string("workdir", "runs/quickstart_candidates", "Scratch directory (overwritten).")
+flags.DEFINE_integer("rows", 200000, "Synthetic rows.")
+flags.DEFINE_integer("epochs", 10, "Epoch cap.")
+flags.DEFINE_integer("patience", 2, "Early-stopping patience.")
+flags.DEFINE_string("model", "dnn", "Backbone.")
+flags.DEFINE_integer("scale", 10, "Scale of SE and ME.")
+flags.DEFINE_integer("batch_size", 2048, "Batch size.")
+flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+flags.DEFINE_integer("seed", 0, "Seed of data and training.")
+FLAGS = flags.FLAGS
+
+
+def candidate_row(results: dict, runs: list, seconds: float) -> str:
+    base, se, me = (results[run.label] for run in runs)
+    aucs = " | ".join(f"{r['test_auc']:.5f} ({r['best_epoch']}/{r['epochs']})" for r in (base, se, me))
+    return (f"| {FLAGS.rows:,} | {FLAGS.batch_size} | {FLAGS.model} | {FLAGS.scale}x | {FLAGS.patience} | "
+            f"{FLAGS.learning_rate:g} | {FLAGS.seed} | {aucs} | {me['test_auc'] - se['test_auc']:+.5f} | "
+            f"{se['test_auc'] - base['test_auc']:+.5f} | {seconds:.0f} s | {os.getloadavg()[0]:.2f} |")
+
+
+def main(argv):
+    del argv
+    started = time.time()
+    runs = quickstart.job_runs(FLAGS.model, FLAGS.scale)
+    quickstart.prepare_data(FLAGS.workdir, FLAGS.rows, FLAGS.seed)
+    results = quickstart.train_runs(runs, quickstart.fit_settings(), os.path.join(FLAGS.workdir, "runs"))
+    print("| rows | batch | model | scale | patience | lr | seed | base (best/epochs) | SE | ME | ME - SE | "
+          "SE - base | wall | load |")
+    print(candidate_row(results, runs, time.time() - started))
+
+
+if __name__ == "__main__":
+    app.run(main)
