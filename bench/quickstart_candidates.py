@@ -1,6 +1,6 @@
 """Candidate defaults of the main job: base, SE and ME to early stopping at one setting, timed.
 
-    python -m bench.quickstart_candidates --rows=200000 --batch_size=2048 --model=dnn --scale=10 --seed=0
+    python -m bench.quickstart_candidates --rows=200000 --batch_size=512 --model=dnn --scale=10 --seed=0
 
 Runs trainers.quickstart's data and training steps (no plots, no export) and prints one markdown row:
 rows, batch, backbone, scale, seed, test AUC of base / SE / ME (best epochs), ME - SE, SE - base,
@@ -15,15 +15,7 @@ from absl import app, flags
 import trainers  # noqa: F401  first, so that TensorFlow loads with the CLIs' CPU kernels (oneDNN)
 from trainers import quickstart
 
-flags.DEFINE_string("workdir", "runs/quickstart_candidates", "Scratch directory (overwritten).")
-flags.DEFINE_integer("rows", 200000, "Synthetic rows.")
-flags.DEFINE_integer("epochs", 10, "Epoch cap.")
-flags.DEFINE_integer("patience", 2, "Early-stopping patience.")
-flags.DEFINE_string("model", "dnn", "Backbone.")
-flags.DEFINE_integer("scale", 10, "Scale of SE and ME.")
-flags.DEFINE_integer("batch_size", 2048, "Batch size.")
-flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
-flags.DEFINE_integer("seed", 0, "Seed of data and training.")
+quickstart.define_flags(workdir="runs/quickstart_candidates")
 FLAGS = flags.FLAGS
 
 
