@@ -31,8 +31,8 @@ def main(argv):
     del argv
     started = time.time()
     runs = quickstart.job_runs(FLAGS.model, FLAGS.scale)
-    quickstart.prepare_data(FLAGS.workdir, FLAGS.rows, FLAGS.seed)
-    results = quickstart.train_runs(runs, quickstart.fit_settings(), os.path.join(FLAGS.workdir, "runs"))
+    _, data_dir = quickstart.prepare_data(FLAGS.workdir, FLAGS.rows, FLAGS.seed)
+    results = quickstart.train_runs(runs, quickstart.fit_settings(data_dir), os.path.join(FLAGS.workdir, "runs"))
     print("| rows | batch | model | scale | patience | lr | seed | base (best/epochs) | SE | ME | ME - SE | "
           "SE - base | wall | load |")
     print(candidate_row(results, runs, time.time() - started))

@@ -58,6 +58,17 @@ def test_reading_sentence_follows_the_printed_numbers(job):
                                f"{quickstart.gain_text('dnn ME 10x', me - base)}")
 
 
+def test_epoch_cap_note_names_exactly_the_runs_stopped_while_improving(job):
+    stdout, _ = job
+    capped = [row["label"] for row in table_rows(stdout) if row["best_epoch"] == row["epochs"]]
+    notes = [line for line in stdout.splitlines() if line.startswith("Note: ")]
+    if capped:
+        assert notes == [f"Note: {', '.join(capped)} had the best validation AUC at the last epoch allowed "
+                         "(--epochs=2): still improving, so these numbers are not the converged ones."]
+    else:
+        assert notes == []
+
+
 def test_plots_are_written_and_their_paths_printed(job):
     stdout, workdir = job
     paths = re.findall(r"^      (?:AUC vs scale|IA per field, [^:]+): (\S+\.png)$", stdout, flags=re.M)

@@ -120,6 +120,15 @@ def reading(results: dict, runs: list) -> str:
             f"(a gain below {NO_GAIN_AUC} counts as none): {verdict(se - base, me - base)}.")
 
 
+def capped_note(results: dict, epochs: int) -> str:
+    """A warning naming the runs the epoch cap stopped while still improving; '' when none."""
+    capped = [label for label, result in results.items() if result["best_epoch"] == result["epochs"]]
+    if not capped:
+        return ""
+    return (f"Note: {', '.join(capped)} had the best validation AUC at the last epoch allowed (--epochs={epochs}): "
+            "still improving, so these numbers are not the converged ones.")
+
+
 def plot_auc_vs_scale(results: dict, runs: list, path: str) -> str:
     """trainers.sweep_report's AUC-vs-scale plot of this job's single seed."""
     from trainers.sweep_report import plot_metric, summarize
@@ -158,24 +167,26 @@ def export_and_request(run_dir: str, export_dir: str, raw_path: str) -> float:
     return float(np.squeeze(probability))
 
 
-def fit_settings():
+def fit_settings(data_dir: str):
     """The FitConfig every run shares (flags); embedding, scale and output_dir are set per run."""
     from trainers.config import FitConfig
 
     return FitConfig(model=FLAGS.model, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
                      epochs=FLAGS.epochs, patience=FLAGS.patience, seed=FLAGS.seed,
-                     sparse_embedding_updates=True, data_dir=os.path.join(FLAGS.workdir, "data"), verbose=0)
+                     sparse_embedding_updates=True, data_dir=data_dir, verbose=0)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
     runs = job_runs(FLAGS.model, FLAGS.scale)
-    raw_path, _ = prepare_data(FLAGS.workdir, FLAGS.rows, FLAGS.seed)
-    results = train_runs(runs, fit_settings(), os.path.join(FLAGS.workdir, "runs"))
+    raw_path, data_dir = prepare_data(FLAGS.workdir, FLAGS.rows, FLAGS.seed)
+    results = train_runs(runs, fit_settings(data_dir), os.path.join(FLAGS.workdir, "runs"))
     progress(4, "results (test split, best weights)")
     print(results_table(results))
-    print(reading(results, runs), flush=True)
+    print(reading(results, runs))
+    if capped_note(results, FLAGS.epochs):
+        print(capped_note(results, FLAGS.epochs))
     progress(5, "plots")
     print(f"      AUC vs scale: {plot_auc_vs_scale(results, runs, os.path.join(FLAGS.workdir, 'auc_vs_scale.png'))}")
     field_ia = plot_field_ia_comparison(results[runs[2].label]["run_dir"], results[runs[1].label]["run_dir"],
