@@ -12,8 +12,7 @@ import time
 
 from absl import app, flags
 
-import trainers  # noqa: F401  first, so that TensorFlow loads with the CLIs' CPU kernels (oneDNN)
-from trainers import quickstart
+from trainers import quickstart  # the trainers package first turns on the CLIs' CPU kernels (oneDNN)
 
 quickstart.define_flags(workdir="runs/quickstart_candidates")
 FLAGS = flags.FLAGS
