@@ -77,10 +77,9 @@ def train_runs(runs: list, settings, runs_dir: str) -> dict:
         run_dir = os.path.join(runs_dir, run.directory)
         progress(3, f"training {run.label} to early stopping (patience {settings.patience}) -> {run_dir}")
         config = dataclasses.replace(settings, embedding=run.embedding, scale=run.scale, output_dir=run_dir)
-        results[run.label] = {**train(config), "run_dir": run_dir}
-        print(f"      test AUC {results[run.label]['test_auc']:.5f}, best epoch "
-              f"{results[run.label]['best_epoch']} of {results[run.label]['epochs']}, "
-              f"{results[run.label]['wall_seconds']:.0f} s", flush=True)
+        result = results[run.label] = {**train(config), "run_dir": run_dir}
+        print(f"      test AUC {result['test_auc']:.5f}, best epoch {result['best_epoch']} of {result['epochs']}, "
+              f"{result['wall_seconds']:.0f} s", flush=True)
     return results
 
 
@@ -180,22 +179,31 @@ def fit_settings(data_dir: str):
                      sparse_embedding_updates=True, data_dir=data_dir, verbose=0)
 
 
+def print_report(results: dict, runs: list, epochs: int) -> None:
+    progress(4, "results (test split, best weights)")
+    print(results_table(results))
+    print(reading(results, runs))
+    note = capped_note(results, epochs)
+    if note:
+        print(note)
+
+
+def write_plots(results: dict, runs: list, workdir: str) -> None:
+    progress(5, "plots")
+    print(f"      AUC vs scale: {plot_auc_vs_scale(results, runs, os.path.join(workdir, 'auc_vs_scale.png'))}")
+    field_ia = plot_field_ia_comparison(results[runs[2].label]["run_dir"], results[runs[1].label]["run_dir"],
+                                        os.path.join(workdir, "analysis"))
+    print(f"      IA per field, {runs[2].label} vs {runs[1].label}: {field_ia}", flush=True)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
     runs = job_runs(FLAGS.model, FLAGS.scale)
     raw_path, data_dir = prepare_data(FLAGS.workdir, FLAGS.rows, FLAGS.seed)
     results = train_runs(runs, fit_settings(data_dir), os.path.join(FLAGS.workdir, "runs"))
-    progress(4, "results (test split, best weights)")
-    print(results_table(results))
-    print(reading(results, runs))
-    if capped_note(results, FLAGS.epochs):
-        print(capped_note(results, FLAGS.epochs))
-    progress(5, "plots")
-    print(f"      AUC vs scale: {plot_auc_vs_scale(results, runs, os.path.join(FLAGS.workdir, 'auc_vs_scale.png'))}")
-    field_ia = plot_field_ia_comparison(results[runs[2].label]["run_dir"], results[runs[1].label]["run_dir"],
-                                        os.path.join(FLAGS.workdir, "analysis"))
-    print(f"      IA per field, {runs[2].label} vs {runs[1].label}: {field_ia}", flush=True)
+    print_report(results, runs, FLAGS.epochs)
+    write_plots(results, runs, FLAGS.workdir)
     export_dir = os.path.join(FLAGS.workdir, "export", runs[2].directory, "1")
     progress(6, f"exporting {runs[2].label} -> {export_dir}")
     probability = export_and_request(results[runs[2].label]["run_dir"], export_dir, raw_path)
