@@ -23,8 +23,7 @@ def job(tmp_path_factory):
     """(stdout, workdir) of one reduced run: 6,000 rows, at most 2 epochs, scale 10."""
     workdir = tmp_path_factory.mktemp("quickstart")
     completed = subprocess.run([sys.executable, "-m", "trainers.quickstart", f"--workdir={workdir}", "--rows=6000",
-                                "--epochs=2", "--seed=1"], capture_output=True, text=True,
-                               timeout=600)
+                                "--epochs=2", "--seed=1"], capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed.stdout, workdir
 
@@ -32,6 +31,11 @@ def job(tmp_path_factory):
 def table_rows(stdout):
     return [{"label": m[0], "bold": bool(m[1]), "auc": float(m[2]), "logloss": float(m[4]), "mean_ia": float(m[5]),
              "best_epoch": int(m[6]), "epochs": int(m[7]), "marked": bool(m[8])} for m in TABLE_ROW.findall(stdout)]
+
+
+def test_progress_lines_count_the_six_steps_in_order(job):
+    stdout, _ = job
+    assert [int(step) for step in re.findall(r"^\[(\d)/6\] ", stdout, flags=re.M)] == [1, 2, 3, 3, 3, 4, 5, 6]
 
 
 def test_table_has_base_se_me_with_the_runs_results_and_marks_the_best(job):
