@@ -1,4 +1,4 @@
-"""Raw click log -> TFRecord shards of int ids + schema.json + vocabularies (DESIGN.md data flow).
+"""Raw click log -> TFRecord shards of int ids + schema.json + vocabularies (docs/design.md, "Data flow").
 
 Two streaming passes, never the whole file in memory, each parallel over byte ranges of the file
 (one worker process per core; gzip input is read by one worker):
