@@ -19,8 +19,6 @@ effect is much larger on 1M rows (README), which take far longer to train.
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 
 from absl import app, flags
 
@@ -139,18 +137,17 @@ def plot_auc_vs_scale(results: dict, runs: list, path: str) -> str:
     model = runs[0].label.split()[0]
     rows = [{"label": model, "embedding": run.embedding, "scale": run.scale, "test_auc": results[run.label]["test_auc"]}
             for run in runs]
-    plot_metric(summarize(rows, "test_auc"), "test AUC", path)
+    title = (f"Test AUC vs scale: {model} on {FLAGS.rows:,} synthetic Criteo rows, seed {FLAGS.seed}, "
+             "best-validation epoch")
+    plot_metric(summarize(rows, "test_auc"), "test AUC", path, title)
     return path
 
 
 def plot_field_ia_comparison(me_dir: str, se_dir: str, output_dir: str) -> str:
-    """trainers.analyze on the ME run against the SE run; returns the per-field IA plot's path.
+    """trainers.analyze on the ME run against the SE run; returns the per-field IA plot's path."""
+    from trainers.analyze import analyze_run
 
-    Runs the analyze CLI in its own process: trainers.analyze defines absl flags (--seed, --output_dir) when
-    imported, which would clash with this job's.
-    """
-    subprocess.run([sys.executable, "-m", "trainers.analyze", f"--run_dir={me_dir}", f"--compare_run_dir={se_dir}",
-                    f"--output_dir={output_dir}"], check=True, capture_output=True)
+    analyze_run(me_dir, output_dir, compare_run_dir=se_dir)
     return os.path.join(output_dir, "field_ia.png")
 
 
