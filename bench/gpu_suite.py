@@ -14,7 +14,6 @@ step, so a suite stopped by its budget or its caller still leaves what it measur
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -127,35 +126,27 @@ def train_to_early_stopping(suite: Suite, data_dir: str) -> None:
 
 
 def report(results: dict) -> str:
+    """report.md: the tables of every step measured so far (the sweep report's table code)."""
+    from trainers.sweep_report import markdown_table, scaling_table, summarize
+
     steps = results["steps"]
     lines = [f"# GPU suite\n\nDevices: {', '.join(results['devices'])}. Elapsed: {results.get('elapsed_seconds')} s.\n"]
     if "data" in steps:
         lines.append(f"Data: {steps['data']['rows']} rows, sum D_i = {steps['data']['sum_cardinality']:,}, "
                      f"generated and converted in {steps['data']['seconds']} s.\n")
     if "zoo" in steps:
-        lines += ["## Model-only throughput (examples/s)\n", "| model | mode | scale | examples/s |", "|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['embedding']} | {r['scale']}x | "
-                  f"{r['examples_per_sec']:,.0f} |" if r.get("examples_per_sec") else
-                  f"| {r['model']} | {r['embedding']} | {r['scale']}x | skipped |" for r in steps["zoo"]]
-        lines.append("")
+        rows = [[r["model"], r["embedding"], f"{r['scale']}x",
+                 f"{r['examples_per_sec']:,.0f}" if r.get("examples_per_sec") else "skipped"] for r in steps["zoo"]]
+        lines += ["## Model-only throughput (examples/s)\n", markdown_table(["model", "mode", "scale", "examples/s"], rows), ""]
     if "fit_throughput" in steps:
         fit = steps["fit_throughput"]
         lines.append(f"## Through trainers.fit\n\n{fit['model']}, batch {fit['batch_size']}, input pipeline "
                      f"included: {fit['examples_per_sec']:,.0f} examples/s.\n")
     if "early_stopping" in steps:
-        lines += early_stopping_table(steps["early_stopping"])
+        runs = [{**run, "label": run["model"]} for run in steps["early_stopping"]]
+        lines += ["## DCNv2 to early stopping (test AUC, mean ± std over seeds)\n",
+                  scaling_table(summarize(runs, "test_auc"), digits=5, mark_best=True)]
     return "\n".join(lines) + "\n"
-
-
-def early_stopping_table(runs: list[dict]) -> list[str]:
-    lines = ["## DCNv2 to early stopping (test AUC)\n", "| model | seeds | test AUC | per seed |", "|---|---|---|---|"]
-    for model, embedding, scale in EARLY_STOPPING_MODELS:
-        aucs = [r["test_auc"] for r in runs if (r["model"], r["embedding"], r["scale"]) == (model, embedding, scale)]
-        if aucs:
-            spread = f" ± {statistics.stdev(aucs):.5f}" if len(aucs) > 1 else ""
-            lines.append(f"| {model} {'SE' if embedding == 'single' else 'ME'} {scale}x | {len(aucs)} | "
-                         f"{statistics.mean(aucs):.5f}{spread} | {', '.join(f'{a:.5f}' for a in aucs)} |")
-    return lines
 
 
 def main(argv):

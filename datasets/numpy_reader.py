@@ -107,6 +107,12 @@ class NumpyReader:
         for batch in range(skip_batches, len(self)):
             yield self.decode(self.batch_rows(order, batch))
 
+    def labels(self) -> np.ndarray:
+        """This process's labels in epoch 0's order (file order unless shuffling), float32 (n, 1), read from
+        the label byte alone: no ids are decoded."""
+        column = np.concatenate([shard[:, self.layout["label_offset"]] for shard in self.shards])
+        return column[self.epoch_order(0)].astype(np.float32)[:, None]
+
     def full_batches(self, skip_batches: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Full batches forever: the epochs' orders one after another, cut every `batch_size` rows.
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.test_export import converted_sample
+from tests.test_fit import REPO
 
 COMMON = ["--model=dcnv2", "--embedding=multi", "--scale=2", "--embedding_dim=4", "--hidden_units=16,16",
           "--interaction_arg=num_layers=1", "--batch_size=128", "--steps_per_epoch=20", "--epochs=3",
@@ -28,13 +29,15 @@ def finished_epochs(run_dir):
         return 0
 
 
-def test_sigkill_mid_training_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
-    data_dir = converted_sample()
-    reference = subprocess.Popen(fit_command(data_dir, tmp_path / "reference"), stdout=subprocess.DEVNULL,
+def killed_and_reference_runs(command, root, timeout=300):
+    """Runs `command(run_dir)` to the end in root/reference and, beside it, in root/killed, SIGKILLed right
+    after its first epoch's backup and then rerun to the end. Returns (reference's stdout, epochs the killed
+    run had backed up)."""
+    reference = subprocess.Popen(command(root / "reference"), cwd=REPO, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
-    killed_dir = tmp_path / "killed"
-    victim = subprocess.Popen(fit_command(data_dir, killed_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
+    killed_dir = root / "killed"
+    victim = subprocess.Popen(command(killed_dir), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
     while finished_epochs(killed_dir) < 1 and victim.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     victim.send_signal(signal.SIGKILL)
@@ -42,10 +45,17 @@ def test_sigkill_mid_training_then_rerun_resumes_and_matches_an_uninterrupted_ru
     saved = finished_epochs(killed_dir)
     assert victim.returncode == -signal.SIGKILL and 1 <= saved < 3, "the kill must land after epoch 1's backup"
     assert not (killed_dir / "results.json").exists()
+    resumed = subprocess.run(command(killed_dir), cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    stdout, stderr = reference.communicate(timeout=600)
+    assert reference.returncode == 0, stderr[-3000:]
+    return stdout, saved
 
-    resumed = subprocess.run(fit_command(data_dir, killed_dir), capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert reference.wait() == 0, reference.stderr.read()[-2000:]
+
+def test_sigkill_mid_training_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    data_dir = converted_sample()
+    _, saved = killed_and_reference_runs(lambda run_dir: fit_command(data_dir, run_dir), tmp_path, timeout=120)
+    killed_dir = tmp_path / "killed"
     expected = json.loads((tmp_path / "reference" / "results.json").read_text())
     got = json.loads((killed_dir / "results.json").read_text())
     assert got["resumed_from_epoch"] == saved and expected["resumed_from_epoch"] == 0

@@ -5,10 +5,8 @@ tests/run_without_tensorflow.py; the TensorFlow side of each comparison runs her
 """
 
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -16,14 +14,13 @@ import pytest
 import tensorflow as tf
 
 from tests.sample_data import sample_file
-from tests.test_fault_tolerance import finished_epochs
+from tests.test_fault_tolerance import COMPARED, killed_and_reference_runs
 from tests.test_numpy_reader import row_multiset
 from tf_multiemb import build_model
 
 REPO = __file__.rsplit("/tests/", 1)[0]
 FIT = ["--model=dnn", "--embedding=multi", "--scale=2", "--embedding_dim=6", "--hidden_units=64,32",
        "--batch_size=256", "--epochs=3", "--patience=3", "--seed=1", "--deterministic", "--verbose=0"]
-COMPARED = ("test_auc", "test_logloss", "best_val_auc", "best_epoch", "val_auc", "train_loss", "weights_sha256")
 
 
 def without_tensorflow(module, *args):
@@ -61,25 +58,10 @@ def test_numpy_reader_without_tensorflow_yields_the_tf_data_rows(jax_data_dir, c
 def jax_fit_runs(jax_data_dir, tmp_path_factory):
     """An uninterrupted run, and a run SIGKILLed after its first epoch's backup then rerun, both on JAX."""
     root = tmp_path_factory.mktemp("jax_runs")
-
-    def fit(run_dir):
-        return without_tensorflow("trainers.fit", f"--data_dir={jax_data_dir}", f"--output_dir={run_dir}", *FIT)
-
-    reference = subprocess.Popen(fit(root / "reference"), cwd=REPO, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-    killed_dir = root / "killed"
-    victim = subprocess.Popen(fit(killed_dir), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while finished_epochs(killed_dir) < 1 and victim.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert victim.returncode == -signal.SIGKILL and 1 <= finished_epochs(killed_dir) < 3
-    resumed = subprocess.run(fit(killed_dir), cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    stdout, stderr = reference.communicate(timeout=600)
-    assert reference.returncode == 0, stderr[-3000:]
-    return root / "reference", killed_dir, stdout
+    stdout, _ = killed_and_reference_runs(
+        lambda run_dir: without_tensorflow("trainers.fit", f"--data_dir={jax_data_dir}", f"--output_dir={run_dir}",
+                                           *FIT), root)
+    return root / "reference", root / "killed", stdout
 
 
 def test_fit_on_jax_resumes_after_sigkill_with_the_metrics_of_an_uninterrupted_run(jax_fit_runs):

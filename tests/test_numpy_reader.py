@@ -86,3 +86,11 @@ def test_the_training_stream_has_full_batches_covers_each_epoch_and_resumes_exac
     resumed = reader.full_batches(skip_batches=5)
     for ids, _ in batches[5:]:
         np.testing.assert_array_equal(next(resumed)[0], ids)
+
+
+def test_labels_alone_are_the_decoded_labels_in_the_same_order(criteo_10k_dir):
+    for reader in (NumpyReader(criteo_10k_dir, "test", batch_size=300),
+                   NumpyReader(criteo_10k_dir, "train", batch_size=300, process_index=1, process_count=3)):
+        expected = read_all(reader)[1]
+        assert reader.labels().shape == expected.shape and reader.labels().dtype == np.float32
+        np.testing.assert_array_equal(reader.labels(), expected)

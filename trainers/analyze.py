@@ -43,24 +43,6 @@ def read_json(path: str) -> dict | None:
         return json.load(file)
 
 
-def load_run(run_dir: str) -> tuple[keras.Model, list[str], list[dict]]:
-    """(model, field names, IA log records) of a run directory."""
-    if not os.path.isdir(run_dir):
-        raise RunError(f"run directory {run_dir} does not exist; pass the --output_dir of a trainers.fit run")
-    model_path = os.path.join(run_dir, "model.keras")
-    if not os.path.isfile(model_path):
-        raise RunError(f"{model_path} is missing; the run has not saved its model (did trainers.fit finish?)")
-    model = load_trained_model(run_dir)
-    schema = read_json(os.path.join(run_dir, "data_schema", "schema.json"))  # written by trainers.fit
-    names = [field["name"] for field in schema["fields"]] if schema else embedding_layout(model).names
-    log_path = os.path.join(run_dir, "information_abundance.jsonl")
-    records = []
-    if os.path.isfile(log_path):
-        with open(log_path) as file:
-            records = [json.loads(line) for line in file if line.strip()]
-    return model, names, records
-
-
 class EmbeddingLayout:
     """A model's embeddings as one table: rows per field, sets side by side (any Keras model).
 
@@ -93,12 +75,30 @@ def embedding_layout(model: keras.Model) -> EmbeddingLayout:
                            list(zip(bounds[:-1].tolist(), bounds[1:].tolist())), 1, widths.pop(), list(tables))
 
 
-def describe_run(run_dir: str, model: keras.Model) -> dict:
+def load_run(run_dir: str) -> tuple[keras.Model, EmbeddingLayout, list[str], list[dict]]:
+    """(model, its embedding layout, field names, IA log records) of a run directory."""
+    if not os.path.isdir(run_dir):
+        raise RunError(f"run directory {run_dir} does not exist; pass the --output_dir of a trainers.fit run")
+    model_path = os.path.join(run_dir, "model.keras")
+    if not os.path.isfile(model_path):
+        raise RunError(f"{model_path} is missing; the run has not saved its model (did trainers.fit finish?)")
+    model = load_trained_model(run_dir)
+    layout = embedding_layout(model)
+    schema = read_json(os.path.join(run_dir, "data_schema", "schema.json"))  # written by trainers.fit
+    names = [field["name"] for field in schema["fields"]] if schema else layout.names
+    log_path = os.path.join(run_dir, "information_abundance.jsonl")
+    records = []
+    if os.path.isfile(log_path):
+        with open(log_path) as file:
+            records = [json.loads(line) for line in file if line.strip()]
+    return model, layout, names, records
+
+
+def describe_run(run_dir: str, layer: EmbeddingLayout) -> dict:
     """What the figures say about a run: a short label ('dcnv2 ME 4x', else the directory name), and a title
     with the embedding layout, the data set and the analysed (best) epoch."""
     results = read_json(os.path.join(run_dir, "results.json")) or {}
     schema = read_json(os.path.join(run_dir, "data_schema", "schema.json")) or {}
-    layer = embedding_layout(model)
     directory = os.path.basename(os.path.normpath(run_dir))
     label = directory
     if results:
@@ -113,14 +113,12 @@ def describe_run(run_dir: str, model: keras.Model) -> dict:
             "title": f"{label}: {layout}, {dataset} data, {when}"}
 
 
-def analyze_embeddings(model: keras.Model, base_embedding_dim: int, random_samples: int,
-                       seed: int) -> tuple[dict, np.ndarray, list[tuple[int, int]]]:
-    """Per-field IA (all sets side by side), IA/K, relative IA, spectra and set diversity of a model.
+def analyze_embeddings(layer: EmbeddingLayout, base_embedding_dim: int, random_samples: int, seed: int) -> dict:
+    """Per-field IA (all sets side by side), IA/K, relative IA, spectra and set diversity of a model's embeddings.
 
     A field's spectrum holds its rank = min(D_i, K) singular values, divided by the largest (a field with
     fewer rows than the table width has only D_i of them).
     """
-    layer = embedding_layout(model)
     table, rows = layer.table, layer.rows
     width = table.shape[1]
     fields = []
@@ -143,12 +141,12 @@ def analyze_embeddings(model: keras.Model, base_embedding_dim: int, random_sampl
     if diversity_sets >= 2 and width % diversity_sets == 0:
         result["diversity"] = diversity.field_embedding_diversity(table, rows, diversity_sets)
         result["random_diversity"] = diversity.random_embedding_diversity(rows, diversity_sets, width, seed)
-    return result, table, rows
+    return result
 
 
-def analyze_cross_network(model: keras.Model, table: np.ndarray, rows: list[tuple[int, int]]) -> dict:
+def analyze_cross_network(model: keras.Model, layer: EmbeddingLayout) -> dict:
     """Sub-embedding IA per set (sorted by IA(E_i^{(m)})), correlation factors and interaction pattern."""
-    layer = embedding_layout(model)
+    table, rows = layer.table, layer.rows
     kernel = keras.ops.convert_to_numpy(model.interaction.effective_kernels()[0])
     sets = []
     for m in range(layer.num_sets):
@@ -214,20 +212,20 @@ def distinct_labels(descriptions: list[dict]) -> None:
 def summarize_runs(run_dir: str, compare_run_dir: str | None = None, base_embedding_dim: int = 10,
                    random_samples: int = 16, seed: int = 0) -> dict:
     """Everything the figures and summary.md show, as written to summary.json."""
-    model, names, records = load_run(run_dir)
-    analysis, table, rows = analyze_embeddings(model, base_embedding_dim, random_samples, seed)
-    descriptions = [describe_run(run_dir, model)]
+    model, layout, names, records = load_run(run_dir)
+    analysis = analyze_embeddings(layout, base_embedding_dim, random_samples, seed)
+    descriptions = [describe_run(run_dir, layout)]
     compare = None
     if compare_run_dir:
-        compare_model, compare_names, _ = load_run(compare_run_dir)
+        _, compare_layout, compare_names, _ = load_run(compare_run_dir)
         if compare_names != names:
             raise RunError(f"{compare_run_dir} has different fields than {run_dir}; compare runs on the same data")
-        compare = analyze_embeddings(compare_model, base_embedding_dim, random_samples, seed)[0]
-        descriptions.append(describe_run(compare_run_dir, compare_model))
+        compare = analyze_embeddings(compare_layout, base_embedding_dim, random_samples, seed)
+        descriptions.append(describe_run(compare_run_dir, compare_layout))
     distinct_labels(descriptions)
     return {"fields": names, "runs": {"run": descriptions[0], "compare": descriptions[1] if compare else None},
             "spectrum_floor": SPECTRUM_FLOOR, "run": analysis, "compare": compare,
-            "cross_network": analyze_cross_network(model, table, rows)
+            "cross_network": analyze_cross_network(model, layout)
             if isinstance(getattr(model, "interaction", None), CrossNetV2) else None,
             "diversity": diversity_bars(analysis, compare, [description["label"] for description in descriptions]),
             "epochs": records}

@@ -31,12 +31,8 @@ class ReaderBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return len(self.reader)
 
-    def decoded(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Batch `index` as read, without filler."""
-        return self.reader.decode(self.reader.batch_rows(self.order, index))
-
     def __getitem__(self, index: int):
-        ids, labels = self.decoded(index)
+        ids, labels = self.reader.decode(self.reader.batch_rows(self.order, index))
         filler = self.reader.batch_size - len(ids)
         ids = np.concatenate([ids, np.repeat(ids[:1], filler, axis=0)])
         if self.ids_only:
@@ -89,8 +85,7 @@ class JaxRuntime:
         return ReaderBatches(NumpyReader(config.data_dir, split, config.batch_size))
 
     def labels_and_inputs(self, batches: ReaderBatches):
-        labels = np.concatenate([batches.decoded(index)[1] for index in range(len(batches))])
-        return labels, ReaderBatches(batches.reader, ids_only=True)
+        return batches.reader.labels(), ReaderBatches(batches.reader, ids_only=True)
 
     def prepare_model(self, model, placement, resumed_epochs: int) -> None:
         """Nothing: one process, placed by keras.distribution."""
