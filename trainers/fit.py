@@ -169,9 +169,8 @@ def fit_model(run: TrainingRun) -> None:
     config, runtime = run.config, run.runtime
     steps_per_epoch = config.steps_per_epoch or math.ceil(run.schema["rows"]["train"] / config.batch_size)
     train_data = runtime.train_batches(config, run.strategy, run.resumed_epochs * steps_per_epoch)
-    synchronized = runtime.name == "tensorflow" and run.strategy.num_replicas_in_sync > 1
     with run.strategy.scope():
-        run.model = build_compiled_model(config, run.schema, synchronized)
+        run.model = build_compiled_model(config, run.schema, runtime.synchronized_batch_norm(run.strategy))
     runtime.prepare_model(run.model, run.strategy, run.resumed_epochs)
     truncate_logs(run.run_dir, run.resumed_epochs)  # a crash may have logged an epoch its backup lacks
     run.callbacks = training_callbacks(config, run.run_dir, run.schema, run.resumed_epochs)

@@ -44,14 +44,16 @@ class ReaderBatches(keras.utils.PyDataset):
 class JaxRuntime:
     """Numpy-reader batches and DataParallel over all local accelerators (see trainers/runtime.py)."""
 
-    name = "jax"
-
     def placement(self, config) -> Placement:
         """DataParallel over the local devices (the MirroredStrategy analogue); one device: no distribution."""
         devices = jax.local_devices()
         if len(devices) > 1:
             keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
         return Placement(len(devices))
+
+    def synchronized_batch_norm(self, placement: Placement) -> bool:
+        """Never needed: under DataParallel one program computes BatchNorm's statistics over the global batch."""
+        return False
 
     def enable_determinism(self) -> None:
         """XLA's deterministic GPU kernels (CPU runs are deterministic already); set before JAX starts."""

@@ -9,10 +9,12 @@ from trainers.distribution import adapt_to_multi_worker, check_same_resume_epoch
 class TensorFlowRuntime:
     """tf.data batches and tf.distribute placement (see trainers/runtime.py for the seam)."""
 
-    name = "tensorflow"
-
     def placement(self, config):
         return make_strategy(config.cpu_devices)
+
+    def synchronized_batch_norm(self, strategy) -> bool:
+        """BatchNorm statistics all-reduced across replicas when there are several (MirroredStrategy)."""
+        return strategy.num_replicas_in_sync > 1
 
     def enable_determinism(self) -> None:
         tf.config.experimental.enable_op_determinism()
