@@ -5,7 +5,7 @@
 The output directory is TF Serving's <base>/<model_name>/<version> (version: a positive integer).
 Signatures:
   serving_default      examples: serialized tf.Example of raw features (string [batch]) -> probability
-  predict_columns      one named tensor per raw feature ([batch]; numeric missing = int64 min) -> probability
+  predict_columns      one named tensor per raw feature ([batch]; numeric missing = -2^63) -> probability
   preprocess_examples  examples -> ids (int32 [batch, N]): the in-graph raw -> id mapping, for parity checks
 Missing features take the training default (the missing token); unknown categories map to the field's
 OOV id; a feature holding more than one value is an InvalidArgumentError naming it. assets.extra/ holds

@@ -46,7 +46,7 @@ def staged_directory(target: str) -> Iterator[str]:
     os.mkdir(staging)  # the umask's permissions, as the version directory would have had
     try:
         yield staging
-        os.rename(staging, os.path.join(parent, name))  # atomic; fails (and cleans up) if another process published it meanwhile
+        os.rename(staging, os.path.join(parent, name))  # atomic; fails if another export published it meanwhile
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
