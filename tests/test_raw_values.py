@@ -57,7 +57,7 @@ def test_the_converter_counts_out_of_range_values_as_bad_rows_with_their_line(tm
     lines[2][1] = "99999999999999999999"        # line 3, I1
     lines[7][13] = "-9223372036854775809"       # line 8, I13
     lines[4][2] = "9223372036854775807"         # line 5, I2: the largest int64 is kept
-    lines[5][3] = "0000000000000000000000012"   # line 6, I3: 25 digits, value 12, kept
+    lines[5][3] = "0" * 5000 + "12"             # line 6, I3: 5,002 digits, value 12, kept
     lines[10][4] = HUGE                         # line 11, I4: 5,000 digits
     lines[11][5] = "-9223372036854775808"       # line 12, I5: -2^63
     lines[12][6] = "-9223372036854775807"       # line 13, I6: -2^63 + 1
