@@ -18,8 +18,8 @@ class PerSet(keras.layers.Layer):
     call (keras-rs layers, for instance) are built too. Every integer `seed` in the prototype's config
     (a seeded initializer such as `GlorotUniform(seed=0)`, a seeded `Dropout`) becomes copy m's own seed,
     derived from (seed, m): the copies start apart, and a seeded model still builds the same weights every
-    time. Unseeded initializers draw independently per copy, as before. The layer serializes through the prototype's
-    config, so a model holding it round-trips through `.keras` (the prototype's class must be
+    time. Unseeded initializers draw independently per copy, as before. The layer serializes through the
+    prototype's config, so a model holding it round-trips through `.keras` (the prototype's class must be
     registered with `keras.saving.register_keras_serializable`).
 
     Built-in interactions in this library compute all sets in one batched operation instead, which is
