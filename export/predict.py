@@ -8,7 +8,7 @@ assets.extra/): Criteo's train.txt, test.txt or CSV with header; Avazu's CSV wit
 without `click`. Reads `--batch_size` rows at a time, runs the `predict_columns` signature and writes one
 probability per input row, in input order, under the header `probability`. The output appears only when
 complete (written to <output>.partial first, removed on any failure). Bad input (a missing file, a file
-of another format, a value that is not a valid raw value, e.g. a number outside int64) is one line
+of another format, a value that is not a valid raw value, e.g. a number outside int64 or -2^63) is one line
 `error: ...` on stderr naming the file, the line and the field, and exit code 2.
 """
 

@@ -3,7 +3,10 @@
 The same token definition as the converter (datasets/tokens.py) followed by a vocabulary lookup
 from the schema's vocabulary files, which travel with the SavedModel as assets. Tokens outside the
 vocabulary, and values of features absent from a request, map exactly as in training (missing ->
-the "NULL" token, unknown -> OOV id 0).
+the "NULL" token, unknown -> OOV id 0). A numeric value outside the converter's range (tokens.NUMERIC_MIN
+and above) is an InvalidArgumentError naming the feature, as the converter counts it a bad row; in
+`predict_columns`, -2^63 (NUMERIC_MISSING) marks a missing value, while in a tf.Example a missing
+feature is simply absent.
 """
 
 import os
@@ -11,9 +14,7 @@ import os
 import tensorflow as tf
 
 from datasets.schema import load_schema
-from datasets.tokens import categorical_tokens_tf, numeric_tokens_tf
-
-NUMERIC_MISSING = tf.int64.min  # sentinel inside the graph for an absent numeric value
+from datasets.tokens import NUMERIC_MISSING, categorical_tokens_tf, numeric_tokens_tf
 
 
 class RawFeaturePreprocessor(tf.Module):
@@ -38,13 +39,13 @@ class RawFeaturePreprocessor(tf.Module):
         return {name: tf.io.RaggedFeature(self.feature_dtype(kind)) for name, kind in self.fields}
 
     def column_spec(self) -> dict:
-        """Named raw tensors for the columnar signature: one value per row, numeric missing = int64 min."""
+        """Named raw tensors for the columnar signature: one value per row, numeric missing = -2^63."""
         return {name: tf.TensorSpec([None], self.feature_dtype(kind), name=name) for name, kind in self.fields}
 
     def ids_from_examples(self, serialized: tf.Tensor) -> tf.Tensor:
         """tf.Examples -> ids; a feature with more than one value is an InvalidArgumentError naming it."""
         parsed = tf.io.parse_example(serialized, self.example_spec())
-        columns = {}
+        columns, present = {}, {}
         for name, kind in self.fields:
             lengths = parsed[name].row_lengths()
             check = tf.debugging.assert_less_equal(
@@ -53,17 +54,24 @@ class RawFeaturePreprocessor(tf.Module):
             with tf.control_dependencies([check]):
                 default = NUMERIC_MISSING if kind == "numeric" else ""
                 columns[name] = parsed[name].to_tensor(default_value=default, shape=[None, 1])[:, 0]
-        return self.ids_from_columns(columns)
+            present[name] = lengths > 0
+        return self.ids(columns, present)
 
     def ids_from_columns(self, columns: dict) -> tf.Tensor:
         """Named raw tensors -> ids; a tensor that is not one value per row is an InvalidArgumentError naming it."""
+        columns = {name: one_value_per_row(name, columns[name]) for name, _ in self.fields}
+        present = {name: tf.not_equal(columns[name], NUMERIC_MISSING) for name, kind in self.fields
+                   if kind == "numeric"}
+        return self.ids(columns, present)
+
+    def ids(self, columns: dict, present: dict) -> tf.Tensor:
+        """[batch] raw tensors -> ids (batch, N); `present[name]`: where numeric field `name` has a value."""
         ids = []
         for (name, kind), table in zip(self.fields, self.tables):
-            values = one_value_per_row(name, columns[name])
             if kind == "numeric":
-                tokens = numeric_tokens_tf(values, tf.not_equal(values, NUMERIC_MISSING))
+                tokens = numeric_tokens_tf(columns[name], present[name], name)
             else:
-                tokens = categorical_tokens_tf(values)
+                tokens = categorical_tokens_tf(columns[name])
             ids.append(table.lookup(tokens) + 1)  # vocabulary line k has id k + 1; unknown -> -1 + 1 = OOV 0
         return tf.cast(tf.stack(ids, axis=1), tf.int32)
 

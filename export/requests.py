@@ -6,8 +6,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
-from datasets.tokens import RawValueError, numeric_value
-from export.preprocessing import NUMERIC_MISSING
+from datasets.tokens import NUMERIC_MISSING, RawValueError, numeric_value
 
 
 def int64_value(name: str, value) -> "int | None":
@@ -21,7 +20,7 @@ def int64_value(name: str, value) -> "int | None":
 def example_from_raw(features: dict) -> bytes:
     """{"I1": 3, "C1": "68fd1e64", ...} -> serialized tf.Example; None or '' features are left out.
 
-    Strings become bytes features, anything else an int64 feature: RawValueError unless it fits int64.
+    Strings become bytes features, anything else an int64 feature: RawValueError outside tokens' numeric range.
     """
     feature_map = {}
     for name, value in features.items():
@@ -35,7 +34,7 @@ def example_from_raw(features: dict) -> bytes:
 
 
 def columns_from_rows(rows: list, fields: list) -> dict:
-    """Rows -> {name: array [batch]} for `predict_columns`; a missing numeric value becomes int64 min."""
+    """Rows -> {name: array [batch]} for `predict_columns`; a missing numeric value becomes NUMERIC_MISSING (-2^63)."""
     columns = {}
     for name, kind in fields:
         values = [row.get(name) for row in rows]

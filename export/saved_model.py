@@ -5,12 +5,15 @@
 The output directory is TF Serving's <base>/<model_name>/<version> (version: a positive integer).
 Signatures:
   serving_default      examples: serialized tf.Example of raw features (string [batch]) -> probability
-  predict_columns      one named tensor per raw feature ([batch]; numeric missing = int64 min) -> probability
+  predict_columns      one named tensor per raw feature ([batch]; numeric missing = -2^63) -> probability
   preprocess_examples  examples -> ids (int32 [batch, N]): the in-graph raw -> id mapping, for parity checks
 Missing features take the training default (the missing token); unknown categories map to the field's
 OOV id; a feature holding more than one value is an InvalidArgumentError naming it. assets.extra/ holds
 tf_serving_warmup_requests (PredictionLog warm-up requests built from real rows of the run's own raw
 format: Criteo TSV/CSV or Avazu CSV) and schema.json (the run's data schema, which export.predict reads).
+The version directory appears only complete: everything is written into a hidden sibling
+(`.<version>.partial-...`, removed on any failure) that is then renamed into place, so TF Serving
+polling the base path never loads a version without its warm-up file or schema.
 Layout and signatures: docs/design.md, "Export signatures".
 """
 
@@ -29,6 +32,7 @@ from datasets.schema import SCHEMA_FILE, load_schema
 from export.predict import SCHEMA_COPY
 from export.preprocessing import RawFeaturePreprocessor
 from export.requests import predict_request
+from export.staged_directory import staged_directory
 from trainers.run_records import load_trained_model
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -54,8 +58,12 @@ def write_warmup_requests(output_dir: str, rows: list, model_name: str, batch_si
     return path
 
 
-def export_model(model, preprocessor: RawFeaturePreprocessor, output_dir: str, warmup_rows=()) -> str:
-    """Writes the SavedModel (and warm-up requests from `warmup_rows`, raw feature dicts); returns output_dir."""
+def export_model(model, preprocessor: RawFeaturePreprocessor, output_dir: str, model_name: str,
+                 warmup_rows=()) -> str:
+    """Writes the SavedModel into `output_dir`, in place (export_run publishes atomically); returns output_dir.
+
+    Warm-up requests for TF Serving model `model_name` are built from `warmup_rows` (raw feature dicts).
+    """
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(preprocessor)
@@ -72,7 +80,6 @@ def export_model(model, preprocessor: RawFeaturePreprocessor, output_dir: str, w
                          input_signature=examples_spec)
     archive.write_out(output_dir, verbose=False)
     if warmup_rows:
-        model_name = os.path.basename(os.path.dirname(os.path.abspath(output_dir)))
         write_warmup_requests(output_dir, list(warmup_rows), model_name)
     return output_dir
 
@@ -89,13 +96,19 @@ def warmup_rows_of(schema: dict, warmup_input: "str | None", count: int) -> list
 
 
 def export_run(run_dir: str, output_dir: str, warmup_input: "str | None" = None, warmup_rows: int = 32) -> str:
-    """Exports a run with its schema; warm-up rows are read (and checked) before anything is written."""
-    model, preprocessor = load_run(run_dir)
-    schema_dir = os.path.join(run_dir, "data_schema")
-    rows = warmup_rows_of(load_schema(schema_dir), warmup_input, warmup_rows)
-    export_model(model, preprocessor, output_dir, rows)
-    os.makedirs(os.path.dirname(os.path.join(output_dir, SCHEMA_COPY)), exist_ok=True)
-    shutil.copy(os.path.join(schema_dir, SCHEMA_FILE), os.path.join(output_dir, SCHEMA_COPY))
+    """Exports a run with its schema into `output_dir`, which appears only complete; returns output_dir.
+
+    FileExistsError when output_dir exists and is not empty; warm-up rows are read (and checked) before
+    anything is written; on any failure nothing is left behind.
+    """
+    with staged_directory(output_dir) as staging:
+        model, preprocessor = load_run(run_dir)
+        schema_dir = os.path.join(run_dir, "data_schema")
+        rows = warmup_rows_of(load_schema(schema_dir), warmup_input, warmup_rows)
+        model_name = os.path.basename(os.path.dirname(os.path.abspath(output_dir)))  # <base>/<model>/<version>
+        export_model(model, preprocessor, staging, model_name, rows)
+        os.makedirs(os.path.dirname(os.path.join(staging, SCHEMA_COPY)), exist_ok=True)
+        shutil.copy(os.path.join(schema_dir, SCHEMA_FILE), os.path.join(staging, SCHEMA_COPY))
     return output_dir
 
 
@@ -106,11 +119,9 @@ def main(argv: list) -> None:
     del argv
     if not os.path.basename(os.path.normpath(FLAGS.output_dir)).isdigit():
         sys.exit(f"error: --output_dir={FLAGS.output_dir} must end in a version number, e.g. models/criteo_dcnv2/1")
-    if os.path.exists(os.path.join(FLAGS.output_dir, "saved_model.pb")):
-        sys.exit(f"error: {FLAGS.output_dir} already holds a SavedModel; choose a new version directory")
     try:
         export_run(FLAGS.run_dir, FLAGS.output_dir, FLAGS.warmup_input, FLAGS.warmup_rows)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
         sys.exit(f"error: {error}")
     print(f"exported {FLAGS.run_dir} -> {FLAGS.output_dir} "
           "(signatures: serving_default, predict_columns, preprocess_examples)")

@@ -87,7 +87,7 @@ def test_every_row_has_the_ids_of_its_tokens(converted, train_10k):
 def test_numeric_transform_hand_worked(raw, token):
     assert numeric_token(raw) == token
     present = raw != ""
-    tf_token = numeric_tokens_tf(tf.constant([int(raw) if present else 0], tf.int64), tf.constant([present]))
+    tf_token = numeric_tokens_tf(tf.constant([int(raw) if present else 0], tf.int64), tf.constant([present]), "I1")
     assert tf_token.numpy()[0].decode() == token
 
 

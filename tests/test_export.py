@@ -22,6 +22,8 @@ from datasets.schema import load_schema
 from datasets.tokens import OOV_ID, categorical_token, numeric_token
 from datasets.criteo import raw_rows
 from export.requests import columns_from_rows, example_from_raw
+from export import saved_model
+from export.predict import SCHEMA_COPY
 from export.saved_model import WARMUP_FILE, export_run
 from trainers.config import FitConfig
 from tests.sample_data import sample_file
@@ -146,6 +148,34 @@ def test_saved_model_cli_lists_the_signatures_and_the_layout_is_tf_servings():
     assert (export_dir / "saved_model.pb").is_file() and (export_dir / "variables").is_dir()
     assert (export_dir / WARMUP_FILE).stat().st_size > 0
     assert export_dir.parent.name == "criteo_dcnv2" and export_dir.name.isdigit()
+
+
+def test_an_export_interrupted_after_write_out_leaves_no_version_and_no_staging_directory(tmp_path, monkeypatch):
+    base, _ = trained_export()
+    version = tmp_path / "models" / "criteo_dcnv2" / "1"
+    seen = {}
+
+    def interrupted(output_dir, rows, model_name, batch_size=8):
+        """Stands in for the warm-up write, which comes after write_out: records what exists, then Ctrl-C."""
+        seen.update(saved_model=os.path.isfile(os.path.join(output_dir, "saved_model.pb")), model_name=model_name,
+                    versions=[name for name in os.listdir(version.parent) if name.isdigit()])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(saved_model, "write_warmup_requests", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_run(str(base / "run"), str(version), str(real_sample("train-10k.txt")), warmup_rows=4)
+    assert seen == {"saved_model": True, "model_name": "criteo_dcnv2", "versions": []}  # nothing loadable yet
+    assert os.listdir(version.parent) == []
+
+
+def test_a_published_export_holds_its_schema_and_warm_up_file_and_is_never_overwritten():
+    base, export_dir = trained_export()
+    assert sorted(os.listdir(export_dir.parent)) == ["1"]  # the staging directory was renamed, not copied
+    assert (export_dir / SCHEMA_COPY).is_file() and (export_dir / WARMUP_FILE).is_file()
+    before = sorted(os.listdir(export_dir))
+    with pytest.raises(FileExistsError, match=f"^{export_dir} already exists; choose a new version directory$"):
+        export_run(str(base / "run"), str(export_dir), warmup_rows=0)
+    assert sorted(os.listdir(export_dir)) == before and sorted(os.listdir(export_dir.parent)) == ["1"]
 
 
 def test_missing_features_take_the_training_default_and_unknown_categories_the_oov_id(built):

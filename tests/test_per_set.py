@@ -57,6 +57,36 @@ def test_copies_share_no_weights_and_each_set_uses_its_own():
     assert not np.allclose(outputs[:, 0], outputs[:, 1])  # different initial weights per set
 
 
+def seeded_flat_dense(seed=0):
+    initializer = keras.initializers.GlorotUniform(seed=seed)
+    return PerSet(keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(3, kernel_initializer=initializer)]))
+
+
+def kernels(per_set):
+    return [keras.ops.convert_to_numpy(copy.layers[-1].kernel) for copy in per_set.set_layers]
+
+
+def test_a_seeded_initializer_gives_every_copy_its_own_seed_and_builds_the_same_weights_every_time():
+    first, again = seeded_flat_dense(), seeded_flat_dense()
+    first.build((None, SETS, FIELDS, DIM))
+    again.build((None, SETS, FIELDS, DIM))
+    built = kernels(first)
+    for one in range(SETS):
+        for other in range(one + 1, SETS):
+            assert not np.allclose(built[one], built[other])  # copies differ at build
+    for kernel, repeated in zip(built, kernels(again)):
+        np.testing.assert_array_equal(kernel, repeated)  # still seeded: the same weights on every build
+    prototype = first.get_config()["layer"]["config"]["layers"][1]["config"]
+    assert prototype["kernel_initializer"]["config"]["seed"] == 0  # as given, so the layer round-trips
+
+
+def test_a_seeded_dropout_draws_its_own_mask_in_every_copy():
+    per_set = PerSet(keras.Sequential([keras.layers.Flatten(), keras.layers.Dropout(0.5, seed=7)]))
+    inputs = np.ones((6, SETS, FIELDS, DIM), "float32")  # every set sees the same input
+    kept = keras.ops.convert_to_numpy(per_set(inputs, training=True)) != 0
+    assert not (kept[:, 0] == kept[:, 1]).all() and not (kept[:, 1] == kept[:, 2]).all()
+
+
 def test_a_model_holding_per_set_round_trips_through_a_keras_file(tmp_path):
     model = MultiEmbeddingModel([5, 7, 9, 3], PerSet(FeatureCrossStack(LAYERS)), num_sets=SETS, embedding_dim=DIM,
                                 hidden_units=(8, 8))

@@ -39,14 +39,16 @@ def test_one_probability_per_row_in_input_order(tmp_path):
     assert len(np.unique(predicted)) > 100  # rows were not mixed up into one answer
 
 
-def test_rows_out_of_int64_range_are_one_line_errors_and_leave_nothing(tmp_path):
+@pytest.mark.parametrize("value, shown", [("99999999999999999999", "99999999999999999999"),
+                                          ("9" * 5000, "9" * 24 + "... (5000 characters)")])  # int() refuses it
+def test_rows_out_of_int64_range_are_one_line_errors_and_leave_nothing(tmp_path, value, shown):
     """The bad row comes after a full batch, so <output>.partial already holds probabilities when it fails."""
     lines = real_sample("test-unlabeled-10k.txt").read_text().splitlines()[:6]
-    lines[4] = "\t".join(["99999999999999999999"] + lines[4].split("\t")[1:])
+    lines[4] = "\t".join([value] + lines[4].split("\t")[1:])
     bad = tmp_path / "bad.txt"
     bad.write_text("\n".join(lines) + "\n")
-    assert_one_line_error(tmp_path, [f"--input={bad}", "--batch_size=2"],
-                          f"error: {bad} line 5: I1=99999999999999999999 is outside the int64 range")
+    assert_one_line_error(tmp_path, [f"--input={bad}", "--batch_size=2"], f"error: {bad} line 5: I1={shown} is "
+                          "outside the numeric range -9223372036854775806..9223372036854775807")
 
 
 def test_a_malformed_row_is_a_clear_error_and_leaves_no_output(tmp_path):

@@ -19,6 +19,7 @@ effect is much larger on 1M rows (README), which take far longer to train.
 import dataclasses
 import json
 import os
+import shutil
 
 from absl import app, flags
 
@@ -160,6 +161,7 @@ def export_and_request(run_dir: str, export_dir: str, raw_path: str) -> float:
     from export.requests import example_from_raw
     from export.saved_model import export_run
 
+    shutil.rmtree(export_dir, ignore_errors=True)  # a rerun replaces the job's own export (export_run never does)
     export_run(run_dir, export_dir)
     request = next(iter(raw_rows(raw_path)))
     serving = tf.saved_model.load(export_dir).signatures["serving_default"]

@@ -1,5 +1,7 @@
 """`PerSet`: any single-set interaction layer becomes a set-specific one (paper Section 5.1)."""
 
+import hashlib
+
 import keras
 from keras import ops
 
@@ -13,8 +15,11 @@ class PerSet(keras.layers.Layer):
     Multi-embedding needs an interaction I_m with separate weights for every set m. `PerSet` builds M
     copies of `layer` from its config (the copies share no weights), runs copy m on set m and stacks the
     results. The copies are built by a symbolic call, so layers that create their weights lazily on first
-    call (keras-rs layers, for instance) are built too. The layer serializes through the prototype's
-    config, so a model holding it round-trips through `.keras` (the prototype's class must be
+    call (keras-rs layers, for instance) are built too. Every integer `seed` in the prototype's config
+    (a seeded initializer such as `GlorotUniform(seed=0)`, a seeded `Dropout`) becomes copy m's own seed,
+    derived from (seed, m): the copies start apart, and a seeded model still builds the same weights every
+    time. Unseeded initializers draw independently per copy, as before. The layer serializes through the
+    prototype's config, so a model holding it round-trips through `.keras` (the prototype's class must be
     registered with `keras.saving.register_keras_serializable`).
 
     Built-in interactions in this library compute all sets in one batched operation instead, which is
@@ -58,13 +63,14 @@ class PerSet(keras.layers.Layer):
     def build(self, input_shape: Shape) -> None:
         num_sets, set_shape = input_shape[1], (input_shape[0], *input_shape[2:])
         for index in range(num_sets):
-            copy = self.new_copy(f"{self.name}_set{index}")
+            copy = self.new_copy(index)
             copy(keras.KerasTensor(set_shape, dtype=self.compute_dtype))  # builds lazily created weights too
             self.set_layers.append(copy)
 
-    def new_copy(self, name: str) -> keras.layers.Layer:
-        """A fresh, unbuilt layer from the prototype's config."""
-        config = {**self.prototype_config, "config": {**self.prototype_config["config"], "name": name}}
+    def new_copy(self, index: int) -> keras.layers.Layer:
+        """A fresh, unbuilt layer for set `index` from the prototype's config, with the set's own seeds."""
+        config = with_set_seeds(self.prototype_config, index)
+        config = {**config, "config": {**config["config"], "name": f"{self.name}_set{index}"}}
         return keras.saving.deserialize_keras_object(config)
 
     def call(self, embeddings: Tensor, training: bool | None = None) -> Tensor:
@@ -84,3 +90,19 @@ class PerSet(keras.layers.Layer):
     def from_config(cls, config):
         config = dict(config)
         return cls(keras.saving.deserialize_keras_object(config.pop("layer")), **config)
+
+
+def with_set_seeds(config: object, index: int) -> object:
+    """A serialized Keras config with every integer `seed` replaced by `set_seed(seed, index)`."""
+    if isinstance(config, dict):
+        return {key: set_seed(value, index) if key == "seed" and type(value) is int  # not None, not a bool
+                else with_set_seeds(value, index) for key, value in config.items()}
+    if isinstance(config, list):
+        return [with_set_seeds(item, index) for item in config]
+    return config
+
+
+def set_seed(seed: int, index: int) -> int:
+    """Set `index`'s seed, in [0, 2^31): the first 31 bits of SHA-256 of "seed/index" (stable across runs)."""
+    digest = hashlib.sha256(f"{seed}/{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
