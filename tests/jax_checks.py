@@ -4,6 +4,7 @@
     python tests/run_without_tensorflow.py tests.jax_checks step MODEL.keras BATCH.npz OUT.npz
     python tests/run_without_tensorflow.py tests.jax_checks predict MODEL.keras IDS.npz OUT.npz
     python tests/run_without_tensorflow.py tests.jax_checks information_abundance_steps OUT.json
+    python tests/run_without_tensorflow.py tests.jax_checks validate CONFIG.json WEIGHTS.h5 OUT.json
 """
 
 import json
@@ -45,6 +46,21 @@ def predict(model_path, ids_path, out):
     np.savez(out, probabilities=model.predict(np.load(ids_path)["ids"], verbose=0))
 
 
+def validate(config_path, weights_path, out):
+    """`trainers.fit`'s validation figures on JAX (the JAX runtime's val batches) for a model's weights."""
+    from datasets.schema import load_schema
+    from trainers.config import FitConfig
+    from trainers.fit import build_compiled_model
+    from trainers.jax_runtime import JaxRuntime
+
+    with open(config_path) as handle:
+        config = FitConfig(**json.load(handle))
+    model = build_compiled_model(config, load_schema(config.data_dir), synchronized_batch_norm=False)
+    model.load_weights(weights_path)
+    with open(out, "w") as handle:
+        json.dump(model.evaluate(JaxRuntime().batches(config, "val"), verbose=0, return_dict=True), handle)
+
+
 class ValueProbe(keras.callbacks.Callback):
     """After each step: whether a variable's value can be read, before and after this callback reads `self.model`."""
 
@@ -80,5 +96,5 @@ def information_abundance_steps(out):
 
 if __name__ == "__main__":
     assert keras.backend.backend() == "jax"
-    {"rows": rows, "step": step, "predict": predict,
+    {"rows": rows, "step": step, "predict": predict, "validate": validate,
      "information_abundance_steps": information_abundance_steps}[sys.argv[1]](*sys.argv[2:])

@@ -4,6 +4,7 @@ Conversion, the numpy reader, trainers.fit (with a resume after SIGKILL) and tra
 tests/run_without_tensorflow.py; the TensorFlow side of each comparison runs here.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -121,6 +122,28 @@ def test_jax_and_tensorflow_give_the_same_first_step_loss_and_gradients(tmp_path
     for index, (variable, gradient) in enumerate(zip(model.trainable_variables, gradients)):
         np.testing.assert_allclose(jax_side[f"gradient_{index}"], tf.convert_to_tensor(gradient).numpy(), atol=1e-5,
                                    err_msg=variable.path)
+
+
+def test_validation_figures_on_jax_equal_the_tensorflow_paths_on_the_same_weights(jax_data_dir, tmp_path):
+    from datasets.schema import load_schema
+    from trainers.config import FitConfig
+    from trainers.fit import build_compiled_model
+    from trainers.tensorflow_runtime import TensorFlowRuntime
+
+    config = FitConfig(data_dir=str(jax_data_dir), model="dcnv2", embedding="multi", scale=2, embedding_dim=4,
+                       hidden_units="16", batch_size=384,  # 1,000 val rows: the JAX path adds 152 filler rows
+                       interaction_arg=("num_layers=1", "orthogonal_regularization=1e-4"))  # a loss beside BCE
+    model = build_compiled_model(config, load_schema(str(jax_data_dir)), synchronized_batch_norm=False)
+    model.save_weights(tmp_path / "model.weights.h5")
+    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(config)))
+    expected = model.evaluate(TensorFlowRuntime().batches(config, "val"), verbose=0, return_dict=True)
+    run_without_tensorflow("tests.jax_checks", "validate", tmp_path / "config.json", tmp_path / "model.weights.h5",
+                           tmp_path / "jax.json")
+    got = json.loads((tmp_path / "jax.json").read_text())
+    assert expected["loss"] - expected["logloss"] > 1e-4  # the regularization counts in the loss
+    assert got["loss"] == pytest.approx(expected["loss"], abs=1e-6)
+    assert got["logloss"] == pytest.approx(expected["logloss"], abs=1e-6)
+    assert got["auc"] == pytest.approx(expected["auc"], abs=1e-4)
 
 
 def test_matmul_precision_is_checked_and_set_per_backend(criteo_10k_dir):
