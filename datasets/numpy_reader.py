@@ -39,7 +39,7 @@ class NumpyReader:
 
     Raises:
         CorruptShardError: when it opens a shard whose size, a length header or a CRC-32C is wrong
-            (every record is checked: about 4 ms per MB on one core).
+            (every record is checked: about 3 ms per MB on one CPU core).
     """
 
     def __init__(self, data_dir: str, split: str, batch_size: int, shuffle: bool = False, seed: int = 0,
@@ -74,8 +74,8 @@ class NumpyReader:
         for start in range(0, len(frames), CRC_BLOCK_ROWS):
             block = np.asarray(frames[start:start + CRC_BLOCK_ROWS])
             _check_block(path, start, np.any(block[:, :12] != header, axis=1), "length header or its CRC-32C")
-            _check_block(path, start, masked(crc32c_rows(block[:, 12:-4])) != block[:, -4:].copy().view("<u4")[:, 0],
-                         "CRC-32C")
+            expected = block[:, -4:].copy().view("<u4")[:, 0]
+            _check_block(path, start, masked(crc32c_rows(block[:, 12:-4])) != expected, "CRC-32C")
         return frames
 
     @property

@@ -19,7 +19,8 @@ class ReaderBatches(keras.utils.PyDataset):
 
     The last batch is filled up to full size (`NumpyReader.padded_batch`), so that one compiled function
     serves every batch and DataParallel can split every batch between the devices: with labels, the filler
-    rows get sample weight 0 (metrics ignore them); with `ids_only` (predict) the caller drops their
+    rows get sample weight 0 (`trainers.fit` compiles its metrics as weighted_metrics, so they ignore
+    them); with `ids_only` (predict) the caller drops their
     predictions, which come last.
 
     Keras' loss tracker weighs each batch's loss by its row count, filler included, and the loss sums the
