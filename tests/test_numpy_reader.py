@@ -1,6 +1,7 @@
 """The numpy reader yields exactly the tf.data reader's rows, reshuffles per epoch, shards by process, checks frames."""
 
 import collections
+import re
 import shutil
 
 import numpy as np
@@ -62,12 +63,11 @@ def test_every_process_gets_the_same_batch_count_filled_with_zero_weight_rows(cr
         batches = [reader.padded_batch(order, batch) for batch in range(3)]
         assert all(len(ids) == len(labels) == len(weights) == 1333 for ids, labels, weights in batches)
         weights = np.concatenate([weights for _, _, weights in batches])
-        assert set(weights) <= {0.0, 1.0} and weights.sum() == reader.num_rows
+        np.testing.assert_array_equal(weights, np.arange(3 * 1333) < reader.num_rows)  # the filler comes last
         ids, labels = (np.concatenate([batch[part] for batch in batches]) for part in (0, 1))
         np.testing.assert_array_equal(ids[weights == 1], real_ids)
         np.testing.assert_array_equal(labels[weights == 1], real_labels)
         assert (ids[weights == 0] == first_row[0]).all() and (labels[weights == 0] == first_row[1]).all()
-        assert (weights[:2666] == 1).all()  # the filler comes after the real rows
 
 
 def corrupted_copy(source, tmp_path, damage):
@@ -88,7 +88,7 @@ def test_a_flipped_id_byte_is_refused_with_the_shards_path(criteo_10k_dir, tmp_p
     layout = load_schema(criteo_10k_dir)["record_layout"]
     data_dir = corrupted_copy(criteo_10k_dir, tmp_path, flip(5 * layout["frame_bytes"] + layout["ids_offset"] + 7))
     shard = tmp_path / "data" / load_schema(criteo_10k_dir)["shards"]["test"][0]
-    with pytest.raises(CorruptShardError, match=f"^{shard}: record 5 fails its CRC-32C check$"):
+    with pytest.raises(CorruptShardError, match=f"^{re.escape(str(shard))}: record 5 fails its CRC-32C check$"):
         NumpyReader(data_dir, "test", 64)
     NumpyReader(data_dir, "val", 64)  # the other splits' shards are intact
 
