@@ -3,8 +3,11 @@
     python tests/run_without_tensorflow.py tests.jax_checks rows DATA_DIR SPLIT OUT.npz
     python tests/run_without_tensorflow.py tests.jax_checks step MODEL.keras BATCH.npz OUT.npz
     python tests/run_without_tensorflow.py tests.jax_checks predict MODEL.keras IDS.npz OUT.npz
+    python tests/run_without_tensorflow.py tests.jax_checks information_abundance_steps OUT.json
+    python tests/run_without_tensorflow.py tests.jax_checks validate CONFIG.json WEIGHTS.h5 OUT.json
 """
 
+import json
 import sys
 
 import jax
@@ -42,6 +45,55 @@ def predict(model_path, ids_path, out):
     np.savez(out, probabilities=model.predict(np.load(ids_path)["ids"], verbose=0))
 
 
+def validate(config_path, weights_path, out):
+    """`trainers.fit`'s validation figures on JAX (the JAX runtime's val batches) for a model's weights."""
+    from datasets.schema import load_schema
+    from trainers.config import FitConfig
+    from trainers.fit import build_compiled_model
+    from trainers.jax_runtime import JaxRuntime
+
+    with open(config_path) as handle:
+        config = FitConfig(**json.load(handle))
+    model = build_compiled_model(config, load_schema(config.data_dir), synchronized_batch_norm=False)
+    model.load_weights(weights_path)
+    with open(out, "w") as handle:
+        json.dump(model.evaluate(JaxRuntime().batches(config, "val"), verbose=0, return_dict=True), handle)
+
+
+class ValueProbe(keras.callbacks.Callback):
+    """After each step: whether a variable's value can be read, before and after this callback reads `self.model`."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable, self.seen = variable, []
+
+    def readable(self) -> bool:
+        try:
+            keras.ops.convert_to_numpy(self.variable)
+        except TypeError:  # its value is None: 'NoneType' object is not callable
+            return False
+        return True
+
+    def on_train_batch_end(self, batch, logs=None):
+        before = self.readable()
+        _ = self.model
+        self.seen.append([before, self.readable()])
+
+
+def information_abundance_steps(out):
+    """InformationAbundance(tables=[...], every_n_steps=2) runs (tests/test_information_abundance_callback.py),
+    and what a callback sees of a variable mid-epoch."""
+    from tests.test_information_abundance_callback import batches, every_n_steps_run, plain_model
+
+    model, (ids, labels) = plain_model(), batches()
+    probe = ValueProbe(model.get_layer("user_table").embeddings)
+    model.fit(ids, labels, batch_size=16, verbose=0, callbacks=[probe])
+    with open(out, "w") as handle:
+        json.dump({"readable_before_and_after_reading_model": probe.seen,
+                   **{tables_as: every_n_steps_run(tables_as) for tables_as in ("layers", "variables")}}, handle)
+
+
 if __name__ == "__main__":
     assert keras.backend.backend() == "jax"
-    {"rows": rows, "step": step, "predict": predict}[sys.argv[1]](*sys.argv[2:])
+    {"rows": rows, "step": step, "predict": predict, "validate": validate,
+     "information_abundance_steps": information_abundance_steps}[sys.argv[1]](*sys.argv[2:])

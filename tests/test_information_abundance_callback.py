@@ -65,6 +65,59 @@ def test_every_n_steps_logs_at_those_global_steps_besides_each_epoch():
     assert steps == [(1, 3), (1, None), (2, 6), (2, None)]
 
 
+def trained_ia(model) -> list[float]:
+    return [information_abundance(keras.ops.convert_to_numpy(model.get_layer(f"{name}_table").embeddings))
+            for name in FIELDS]
+
+
+def every_n_steps_run(tables_as: str) -> dict:
+    """Two epochs of 4 steps logging the IA of explicit tables (the model's "layers" or their "variables") every
+    2 steps, beside an identical model trained on the first 2 batches alone.
+
+    Returns {"positions": [[epoch, step or None], ...], "names": the last record's entry names,
+    "records": [[IA per table], ...], "after_two_steps": the twin's IA per table, "trained": the model's}.
+    """
+    model, twin = plain_model(), plain_model()
+    twin.set_weights(model.get_weights())
+    layers = [model.get_layer(f"{name}_table") for name in FIELDS]
+    callback = InformationAbundance(tables=[layer.embeddings for layer in layers] if tables_as == "variables"
+                                    else layers, every_n_steps=2)
+    ids, labels = batches()
+    model.fit(ids, labels, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[callback])
+    twin.fit({name: column[:32] for name, column in ids.items()}, labels[:32], batch_size=16, shuffle=False, verbose=0)
+    return {"positions": [[r["epoch"], r.get("step")] for r in callback.records],
+            "names": list(callback.records[-1]["fields"]),
+            "records": [[entry["ia"] for entry in r["fields"].values()] for r in callback.records],
+            "after_two_steps": trained_ia(twin), "trained": trained_ia(model)}
+
+
+def check_every_n_steps_run(run: dict, tables_as: str) -> None:
+    """Each step's record measures that step's weights, under each table's own name."""
+    suffix = "_table/embeddings" if tables_as == "variables" else "_table"
+    assert run["names"] == [name + suffix for name in FIELDS]
+    assert run["positions"] == [[1, 2], [1, 4], [1, None], [2, 6], [2, 8], [2, None]]
+    assert run["records"][0] == pytest.approx(run["after_two_steps"], rel=1e-6)
+    assert run["records"][4] == pytest.approx(run["trained"], rel=1e-6)  # step 8 ends the fit
+    assert run["records"][0] != pytest.approx(run["trained"], rel=1e-3)
+
+
+@pytest.mark.parametrize("tables_as", ["layers", "variables"])
+def test_every_n_steps_with_explicit_tables_measures_each_steps_weights(tables_as):
+    check_every_n_steps_run(every_n_steps_run(tables_as), tables_as)
+
+
+def test_every_n_steps_with_explicit_tables_on_jax_where_fit_detaches_the_variables(tmp_path):
+    from tests.test_jax_backend import run_without_tensorflow
+
+    run_without_tensorflow("tests.jax_checks", "information_abundance_steps", tmp_path / "ia.json")
+    result = json.loads((tmp_path / "ia.json").read_text())
+    # Keras' JAX fit (keras/src/backend/jax/trainer.py) leaves every model variable without a value
+    # mid-epoch; a callback's read of `self.model` reattaches them (keras/src/callbacks/callback.py).
+    assert result["readable_before_and_after_reading_model"] == [[False, True]] * 4
+    for tables_as in ("layers", "variables"):
+        check_every_n_steps_run(result[tables_as], tables_as)
+
+
 def test_keras_rs_embedding_layers_are_found():
     model = plain_model(embedding_class=keras_rs.layers.EmbedReduce)
     callback = InformationAbundance()

@@ -1,6 +1,7 @@
 """The numpy reader yields exactly the tf.data reader's rows, reshuffles per epoch, shards by process, checks frames."""
 
 import collections
+import re
 import shutil
 
 import numpy as np
@@ -50,6 +51,25 @@ def test_processes_read_disjoint_shares_that_cover_the_split(criteo_10k_dir, cri
     assert merged == row_multiset(*criteo_10k_ids["train"])
 
 
+def test_every_process_gets_the_same_batch_count_filled_with_zero_weight_rows(criteo_10k_dir, criteo_10k_ids):
+    # 8,000 rows over 3 processes: shares of 2,667, 2,667 and 2,666 rows, 2 batches of 1,333 and 1, 1 or 0 rows
+    readers = [NumpyReader(criteo_10k_dir, "train", 1333, process_index=i, process_count=3) for i in range(3)]
+    assert [len(reader) for reader in readers] == [3, 3, 3]
+    assert [[len(ids) for ids, _ in reader.epoch(0)] for reader in readers] == [[1333, 1333, 1]] * 2 + [[1333, 1333, 0]]
+    first_row = (criteo_10k_ids["train"][0][0], criteo_10k_ids["train"][1][0])
+    for reader in readers:
+        order = reader.epoch_order(0)
+        real_ids, real_labels = read_all(reader)
+        batches = [reader.padded_batch(order, batch) for batch in range(3)]
+        assert all(len(ids) == len(labels) == len(weights) == 1333 for ids, labels, weights in batches)
+        weights = np.concatenate([weights for _, _, weights in batches])
+        np.testing.assert_array_equal(weights, np.arange(3 * 1333) < reader.num_rows)  # the filler comes last
+        ids, labels = (np.concatenate([batch[part] for batch in batches]) for part in (0, 1))
+        np.testing.assert_array_equal(ids[weights == 1], real_ids)
+        np.testing.assert_array_equal(labels[weights == 1], real_labels)
+        assert (ids[weights == 0] == first_row[0]).all() and (labels[weights == 0] == first_row[1]).all()
+
+
 def corrupted_copy(source, tmp_path, damage):
     target = tmp_path / "data"
     shutil.copytree(source, target)
@@ -60,12 +80,25 @@ def corrupted_copy(source, tmp_path, damage):
     return str(target)
 
 
-def test_a_flipped_byte_fails_the_crc_check_only_when_asked(criteo_10k_dir, tmp_path):
+def flip(offset):
+    return lambda data: data.__setitem__(offset, data[offset] ^ 1)
+
+
+def test_a_flipped_id_byte_is_refused_with_the_shards_path(criteo_10k_dir, tmp_path):
+    layout = load_schema(criteo_10k_dir)["record_layout"]
+    data_dir = corrupted_copy(criteo_10k_dir, tmp_path, flip(5 * layout["frame_bytes"] + layout["ids_offset"] + 7))
+    shard = tmp_path / "data" / load_schema(criteo_10k_dir)["shards"]["test"][0]
+    with pytest.raises(CorruptShardError, match=f"^{re.escape(str(shard))}: record 5 fails its CRC-32C check$"):
+        NumpyReader(data_dir, "test", 64)
+    NumpyReader(data_dir, "val", 64)  # the other splits' shards are intact
+
+
+def test_a_flipped_length_header_or_header_checksum_byte_is_refused(criteo_10k_dir, tmp_path):
     frame = load_schema(criteo_10k_dir)["record_layout"]["frame_bytes"]
-    data_dir = corrupted_copy(criteo_10k_dir, tmp_path, lambda data: data.__setitem__(5 * frame + 40, data[5 * frame + 40] ^ 1))
-    NumpyReader(data_dir, "test", 64)
-    with pytest.raises(CorruptShardError, match="record 5 fails its CRC-32C check"):
-        NumpyReader(data_dir, "test", 64, verify_crc=True)
+    for record, offset in ((0, 1), (7, 9)):  # a length byte, a byte of the length's checksum
+        data_dir = corrupted_copy(criteo_10k_dir, tmp_path / f"{record}", flip(record * frame + offset))
+        with pytest.raises(CorruptShardError, match=f"record {record} fails its length header or its CRC-32C check"):
+            NumpyReader(data_dir, "test", 64)
 
 
 def test_a_truncated_shard_is_refused(criteo_10k_dir, tmp_path):

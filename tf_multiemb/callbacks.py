@@ -31,7 +31,8 @@ class InformationAbundance(keras.callbacks.Callback):
     Args:
         tables: list or dict, or None. The tables to measure: Keras layers (`FieldEmbedding`,
             `keras.layers.Embedding`), `keras.Variable`s or numpy arrays of shape (rows, K); a dict
-            names them. `None` finds the model's embedding layers. Defaults to `None`.
+            names them, a list by layer name, variable path (as "user_table/embeddings") or
+            position ("table_0"). `None` finds the model's embedding layers. Defaults to `None`.
         field_rows: dict or list, or None. Row ranges [start, end) of the fields within the one
             table given or found, as {name: (start, end)} or a list (named "field_0", ...).
             Defaults to `None`.
@@ -89,11 +90,15 @@ class InformationAbundance(keras.callbacks.Callback):
         if isinstance(self.tables, dict):
             return dict(self.tables)
         if self.tables is not None:
-            return {getattr(t, "name", None) or f"table_{i}": t for i, t in enumerate(self.tables)}
+            return {_table_name(table, index): table for index, table in enumerate(self.tables)}
         return embedding_layers(self.model)
 
     def information_abundance(self) -> dict[str, dict]:
         """IA now: {entry name: {"ia": ..., and "sets": [IA per set] for a FieldEmbedding field}}."""
+        if self._model is not None:
+            # Keras' JAX fit detaches the model's variable values for the whole epoch and reattaches them
+            # when a callback reads `self.model` (keras/src/callbacks/callback.py); explicit tables need it too.
+            _ = self.model
         entries = {}
         for name, source in self.named_tables().items():
             if isinstance(source, FieldEmbedding):
@@ -179,6 +184,14 @@ def _as_matrix(source: TableSource) -> np.ndarray:
     """A table's values as a 2-D numpy array (a layer's `embeddings`, a variable's or an array's value)."""
     value = getattr(source, "embeddings", source)
     return np.asarray(keras.ops.convert_to_numpy(value)).reshape(-1, np.shape(value)[-1])
+
+
+def _table_name(table: TableSource, index: int) -> str:
+    """A listed table's name: a variable's path (its name alone repeats: every Embedding's is "embeddings"),
+    a layer's name, else its position."""
+    if isinstance(table, keras.Variable):
+        return table.path
+    return getattr(table, "name", None) or f"table_{index}"
 
 
 def _field_name(field: str | int) -> str:

@@ -118,8 +118,8 @@ def build_compiled_model(config, schema, synchronized_batch_norm: bool):
         optimizer=AdamL2(learning_rate=config.learning_rate, l2=config.weight_decay,
                          sparse_updates=config.sparse_embedding_updates),
         loss="binary_crossentropy",
-        metrics=[keras.metrics.AUC(num_thresholds=2000, name="auc"),
-                 keras.metrics.BinaryCrossentropy(name="logloss")],
+        weighted_metrics=[keras.metrics.AUC(num_thresholds=2000, name="auc"),
+                          keras.metrics.BinaryCrossentropy(name="logloss")],
     )
     return model
 

@@ -17,28 +17,31 @@ JAX_MATMUL_PRECISION = {"float32": "highest", "tf32": "tensorfloat32", "bf16": "
 class ReaderBatches(keras.utils.PyDataset):
     """One unshuffled pass over a split as a Keras dataset of full-size batches.
 
-    The last batch is filled up to full size with copies of its first row, so that one compiled function
+    The last batch is filled up to full size (`NumpyReader.padded_batch`), so that one compiled function
     serves every batch and DataParallel can split every batch between the devices: with labels, the filler
-    rows get sample weight 0 (metrics ignore them); with `ids_only` (predict) the caller drops their
-    predictions.
+    rows get sample weight 0 (`trainers.fit` compiles its metrics as weighted_metrics, so they ignore
+    them); with `ids_only` (predict) the caller drops their
+    predictions, which come last.
+
+    Keras' loss tracker weighs each batch's loss by its row count, filler included, and the loss sums the
+    weighted rows over the batch size; so every real row weighs (rows fed) / (real rows), which makes
+    `val_loss` the mean over the real rows, as on TensorFlow. A weight common to all rows leaves the
+    weighted metrics (AUC, log loss) as they are.
     """
 
     def __init__(self, reader: NumpyReader, ids_only: bool = False):
         super().__init__()
         self.reader, self.ids_only = reader, ids_only
         self.order = reader.epoch_order(0)
+        rows_fed = len(reader) * reader.batch_size * reader.process_count
+        self.row_weight = np.float32(rows_fed / max(reader.total_rows, 1))
 
     def __len__(self) -> int:
         return len(self.reader)
 
     def __getitem__(self, index: int):
-        ids, labels = self.reader.decode(self.reader.batch_rows(self.order, index))
-        filler = self.reader.batch_size - len(ids)
-        ids = np.concatenate([ids, np.repeat(ids[:1], filler, axis=0)])
-        if self.ids_only:
-            return ids
-        weights = np.concatenate([np.ones(len(labels), np.float32), np.zeros(filler, np.float32)])
-        return ids, np.concatenate([labels, np.repeat(labels[:1], filler, axis=0)]), weights
+        ids, labels, weights = self.reader.padded_batch(self.order, index)
+        return ids if self.ids_only else (ids, labels, weights * self.row_weight)
 
 
 class JaxRuntime:
