@@ -217,3 +217,50 @@ def test_a_kill_while_writing_the_metadata_falls_back_to_the_previous_backup(tmp
     (tmp_path / "training_metadata.json").write_text('{"epo')
     assert completed_epochs(str(tmp_path)) == 1
     assert json.loads((tmp_path / "training_metadata.json").read_text())["epoch"] == 1
+
+
+def resumed_checkpoint(run_dir, val_aucs, recorded_epoch):
+    """trainers.fit's best checkpoint resumed after the logged `val_aucs`, on a directory whose checkpoint (a fresh
+    tiny model's weights) best.json says is epoch `recorded_epoch`'s. Returns (checkpoint, restored model,
+    the checkpoint file's bytes before)."""
+    from trainers.config import FitConfig
+    from trainers.training_callbacks import training_callbacks
+
+    (run_dir / "checkpoints").mkdir()
+    tiny_model().save_weights(run_dir / "checkpoints" / "best.weights.h5")
+    if recorded_epoch is not None:
+        (run_dir / "checkpoints" / "best.json").write_text(json.dumps({"epoch": recorded_epoch}))
+    (run_dir / "epochs.csv").write_text("epoch,val_auc\n" + "".join(f"{i},{auc}\n" for i, auc in enumerate(val_aucs)))
+    checkpoint = training_callbacks(FitConfig(), str(run_dir), {"fields": []}, len(val_aucs), 1)["checkpoint"]
+    restored = tiny_model()
+    checkpoint.set_model(restored)
+    return checkpoint, restored, (run_dir / "checkpoints" / "best.weights.h5").read_bytes()
+
+
+@pytest.mark.parametrize("recorded_epoch", [3, None])
+def test_a_checkpoint_the_log_does_not_name_is_rewritten_from_the_restored_last_and_best_epoch(tmp_path,
+                                                                                                recorded_epoch):
+    """Killed after epoch 3's checkpoint, before its backup (the record names an epoch the log lacks), or after
+    epoch 2's backup, before its checkpoint's record: the log's best is its last epoch, 2, whose weights the
+    backup restored (was: the rerun kept a checkpoint of another epoch than the one results.json names)."""
+    checkpoint, restored, _ = resumed_checkpoint(tmp_path, [0.64, 0.67], recorded_epoch)
+    checkpoint.on_train_begin()
+    saved = tiny_model()
+    saved.load_weights(tmp_path / "checkpoints" / "best.weights.h5")
+    assert_same_weights(saved.get_weights(), restored.get_weights())
+    assert json.loads((tmp_path / "checkpoints" / "best.json").read_text()) == {"epoch": 2} and checkpoint.epoch == 2
+
+
+def test_a_checkpoint_of_the_logged_best_epoch_is_kept(tmp_path):
+    checkpoint, _, before = resumed_checkpoint(tmp_path, [0.64, 0.67, 0.66], 2)
+    checkpoint.on_train_begin()
+    assert (tmp_path / "checkpoints" / "best.weights.h5").read_bytes() == before
+
+
+def test_a_checkpoint_that_is_not_the_logged_best_epochs_nor_the_last_epochs_is_refused(tmp_path):
+    checkpoint, _, before = resumed_checkpoint(tmp_path, [0.67, 0.64], 3)
+    with pytest.raises(ResumeError) as error:
+        checkpoint.on_train_begin()
+    assert str(error.value) == (f"{tmp_path / 'checkpoints' / 'best.json'} names epoch 3 but the logged best epoch "
+                                "is 1; delete its backup/ to train from the start")
+    assert (tmp_path / "checkpoints" / "best.weights.h5").read_bytes() == before

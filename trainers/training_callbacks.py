@@ -120,10 +120,10 @@ class BestCheckpoint(keras.callbacks.Callback):
             for path in (self.weights_path, self.record_path):
                 if os.path.isfile(path):
                     os.remove(path)
-        elif self.recorded_epoch() != self.epoch:
+        elif (recorded := self.recorded_epoch()) != self.epoch:
             if self.epoch != self.logged_epochs:
-                raise ResumeError(f"{self.weights_path} is epoch {self.recorded_epoch()}'s checkpoint but the "
-                                  f"logged best epoch is {self.epoch}; {START_OVER}")
+                raise ResumeError(f"{self.record_path} names {f'epoch {recorded}' if recorded else 'no epoch'} but "
+                                  f"the logged best epoch is {self.epoch}; {START_OVER}")
             self.save()
 
     def on_epoch_end(self, epoch, logs=None):
