@@ -195,3 +195,21 @@ def test_a_diverged_epoch_is_neither_the_best_checkpoint_nor_backed_up(tmp_path)
     assert_same_weights(saved.get_weights(), weights[1])
     assert json.loads((tmp_path / "checkpoints" / "best.json").read_text()) == {"epoch": 2}
     assert finished_epochs(tmp_path) == 2
+
+
+def test_a_train_stream_resumed_after_a_whole_pass_continues_the_uninterrupted_one():
+    """Keras' fit draws a batch from a throwaway iterator before training (a symbolic build under a strategy).
+    A stream resumed after a whole pass (32 batches of 256 of the 8,000 rows) must go on as the uninterrupted one
+    (was: the throwaway iterator drew a pass's shuffle order from the generator the training iterator shares)."""
+    from trainers.config import FitConfig
+    from trainers.tensorflow_runtime import TensorFlowRuntime
+
+    config = FitConfig(data_dir=converted_sample(), batch_size=256, seed=3)
+
+    def ids_after_a_throwaway_iterator(skipped_steps, count):
+        data = TensorFlowRuntime().train_batches(config, None, skipped_steps)
+        next(iter(data))
+        return [ids.numpy() for ids, _ in data.take(count)]
+
+    uninterrupted, resumed = ids_after_a_throwaway_iterator(0, 40), ids_after_a_throwaway_iterator(32, 8)
+    assert len(resumed) == 8 and all(np.array_equal(a, b) for a, b in zip(uninterrupted[32:], resumed))

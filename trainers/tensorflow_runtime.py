@@ -6,15 +6,6 @@ import tensorflow as tf
 from trainers.distribution import adapt_to_multi_worker, check_same_resume_epoch, cluster_size, make_strategy
 
 
-def pass_seed(seed, index):
-    """The shuffle seed of pass `index` over the train split (an int64 tensor): each pass is shuffled on its own
-    seed, so a stream does not depend on how many iterators were opened on it. (One seed for a repeated
-    `shuffle(reshuffle_each_iteration=True)` draws every pass's order from one generator shared by all the
-    dataset's iterators, and Keras' fit opens a throwaway one first, which drew one order more when a resumed
-    run skipped a whole pass: a run resumed after an epoch of one pass trained on other orders.)"""
-    return tf.cast(seed, tf.int64) * 1_000_003 + index
-
-
 class TensorFlowRuntime:
     """tf.data batches and tf.distribute placement (see trainers/runtime.py for the seam)."""
 
@@ -48,11 +39,16 @@ class TensorFlowRuntime:
         from datasets.reader import make_dataset
 
         def stream(batch_size, files_shard=(0, 1), batches_per_step=1):
-            def one_pass(index):
-                return make_dataset(config.data_dir, "train", batch_size, shuffle=True,
-                                    seed=pass_seed(config.seed, index), files_shard=files_shard)
+            @tf.autograph.experimental.do_not_convert
+            def passes(_):
+                data = make_dataset(config.data_dir, "train", batch_size, shuffle=True, seed=config.seed,
+                                    files_shard=files_shard)
+                return data.repeat()
 
-            return tf.data.Dataset.counter().flat_map(one_pass).skip(skipped_steps * batches_per_step)
+            # Built inside flat_map, the passes' reshuffle seed generator belongs to one iterator: the throwaway
+            # one Keras' fit opens first (a symbolic build) does not advance the training iterator's, which it
+            # did by a whole pass's order when a resumed run skipped whole passes.
+            return tf.data.Dataset.range(1).flat_map(passes).skip(skipped_steps * batches_per_step)
 
         def worker_stream(context):
             workers = context.num_input_pipelines
