@@ -94,9 +94,10 @@ class BestCheckpoint(keras.callbacks.Callback):
     """The weights of the epoch with the highest val_auc (`best.weights.h5`) and that epoch (`best.json`).
 
     An epoch without val_auc (a diverged one: StopOnNonFiniteLoss withholds it) is never saved, where
-    keras.callbacks.ModelCheckpoint saves when its monitored key is missing. It runs after the backup, so on
-    resume a checkpoint that is not the logged best epoch's can only be that of the last logged epoch, cut off
-    by the kill: `on_train_begin` rewrites it from the restored weights.
+    keras.callbacks.ModelCheckpoint saves when its monitored key is missing. It runs after the backup, so a
+    kill can only keep the checkpoint of the logged best epoch from being written when that epoch is the last
+    one logged: on resume `on_train_begin` then writes it from the restored weights, and refuses any other
+    mismatch.
     """
 
     def __init__(self, directory: str, history_aucs: list):
