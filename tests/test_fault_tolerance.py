@@ -27,6 +27,16 @@ def fit_command(data_dir, run_dir, *extra):
     return [sys.executable, "-m", "trainers.fit", f"--data_dir={data_dir}", f"--output_dir={run_dir}", *COMMON, *extra]
 
 
+def fit_config(output_dir, **overrides):
+    """COMMON as a FitConfig, for trainers.fit.train in-process (without --deterministic: it is process-wide)."""
+    from trainers.config import FitConfig
+
+    return FitConfig(**{**dict(data_dir=converted_sample(), output_dir=str(output_dir), model="dcnv2",
+                               embedding="multi", scale=2, embedding_dim=4, hidden_units="16,16",
+                               interaction_arg=("num_layers=1",), batch_size=128, steps_per_epoch=20, epochs=3,
+                               patience=5, seed=3, deterministic=False, verbose=0), **overrides})
+
+
 def finished_epochs(run_dir):
     path = run_dir / "backup" / "training_metadata.json"
     try:
@@ -78,12 +88,9 @@ def test_sigkill_mid_training_then_rerun_resumes_and_matches_an_uninterrupted_ru
 
 def test_a_run_killed_after_its_early_stopping_epochs_backup_resumes_without_training_an_epoch(tmp_path, monkeypatch):
     """Killed before the finished fit deleted its backup (was: the rerun trained a 4th epoch)."""
-    from trainers.config import FitConfig
     from trainers.fit import train
 
-    config = FitConfig(data_dir=converted_sample(), output_dir=str(tmp_path), model="dcnv2", embedding="multi",
-                       scale=2, embedding_dim=4, hidden_units="16,16", interaction_arg=("num_layers=1",),
-                       batch_size=256, steps_per_epoch=32, learning_rate=2e-2, epochs=4, patience=2, seed=3, verbose=0)
+    config = fit_config(tmp_path, batch_size=256, steps_per_epoch=32, learning_rate=2e-2, epochs=4, patience=2)
 
     class Killed(Exception):
         pass
@@ -140,15 +147,12 @@ class RecordThenDiverge(keras.callbacks.Callback):
 def test_a_diverged_epoch_leaves_the_best_finite_epochs_checkpoint(tmp_path, monkeypatch):
     """trainers.fit.train, its epoch 3 diverging (was: its NaN weights were saved as the best checkpoint)."""
     import trainers.training_callbacks
-    from trainers.config import FitConfig
     from trainers.fit import train
 
     record, callbacks = RecordThenDiverge(diverging=3), trainers.training_callbacks.training_callbacks
     monkeypatch.setattr(trainers.training_callbacks, "training_callbacks",
                         lambda *args: {**callbacks(*args), "record": record})
-    config = FitConfig(data_dir=converted_sample(), output_dir=str(tmp_path), model="dcnv2", embedding="multi",
-                       scale=2, embedding_dim=4, hidden_units="16,16", interaction_arg=("num_layers=1",),
-                       batch_size=128, steps_per_epoch=20, epochs=4, seed=3, verbose=0)
+    config = fit_config(tmp_path, epochs=4)
     with pytest.raises(FloatingPointError) as error:
         train(config)
     assert len(record.weights) == 3 and record.val_aucs[2] is None  # the guard withheld epoch 3's val_auc
