@@ -131,9 +131,10 @@ def write_logs(run_dir, csv_text, ia_records):
 def test_resume_repairs_a_nul_padded_csv_line_and_a_torn_jsonl_line(tmp_path):
     """A crash during epoch 3's log writes, before its backup: the logs end damaged, the backup is epoch 2's."""
     backed_up_model(tmp_path / "backup", 2)
-    (tmp_path / "epochs.csv").write_bytes(EPOCHS_CSV.encode() + b"\x00" * 37)
-    ia_lines = "".join(json.dumps(record) + "\n" for record in IA_RECORDS)
-    (tmp_path / "information_abundance.jsonl").write_text(ia_lines + '{"epoch": 3, "mean')
+    write_logs(tmp_path, EPOCHS_CSV, IA_RECORDS)
+    with open(tmp_path / "epochs.csv", "ab") as csv_log, open(tmp_path / "information_abundance.jsonl", "a") as ia:
+        csv_log.write(b"\x00" * 37)
+        ia.write('{"epoch": 3, "mean')
     assert resume_point(str(tmp_path)) == 2
     assert read_epoch_log(str(tmp_path / "epochs.csv")) == [
         {"epoch": 0.0, "auc": 0.61, "loss": 0.52, "val_auc": 0.64},
