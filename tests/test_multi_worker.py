@@ -107,6 +107,8 @@ def test_workers_resuming_after_different_epochs_stop_with_a_clear_error(criteo_
     output_dirs = [tmp_path / "chief", tmp_path / "worker1"]
     (output_dirs[0] / "backup").mkdir(parents=True)
     (output_dirs[0] / "backup" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    (output_dirs[0] / "epochs.csv").write_text("epoch,loss,val_auc\n0,0.5,0.6\n")  # the logs match the backup
+    (output_dirs[0] / "information_abundance.jsonl").write_text('{"epoch": 1}\n')
     for returncode, _, stderr in run_workers(criteo_10k_dir, output_dirs, tmp_path, "--epochs=2",
                                              "--steps_per_epoch=1"):
         assert returncode != 0

@@ -11,10 +11,12 @@ checkpoints/, model.keras (best weights), data_schema/ (schema + vocabularies, f
 flags.txt (the resolved flagfile) and run_info.json (versions, data hash, git commit).
 
 Fault tolerance: keras.callbacks.BackupAndRestore keeps the last finished epoch in backup/; rerunning
-the same command after a crash resumes there. The train stream is one seeded, repeated sequence from
-which a resumed run skips the batches already consumed, and every dropout layer is reseeded from (seed, layer, epoch), so
-a resumed run ends with the same metrics as an uninterrupted one. A NaN/Inf loss stops training with an
-error; that epoch's validation metrics are withheld so the best checkpoint is kept.
+the same command after a crash resumes there, once its logs, backup and best checkpoint are matched
+(trainers/run_records.py `resume_point`, trainers/training_callbacks.py) or refused with a one-line
+ResumeError. The train stream is one seeded sequence from which a resumed run skips the batches already
+consumed, and every dropout layer is reseeded from (seed, layer, epoch), so a resumed run ends with the same metrics as an
+uninterrupted one. A NaN/Inf loss stops training with an error; that epoch is neither the best checkpoint
+nor backed up.
 
 Multi-worker training: when TF_CONFIG names several tasks, every worker runs the same command under
 MultiWorkerMirroredStrategy; each reads its own train shard files (`train_stream`). The chief (the "chief" task,
@@ -37,8 +39,8 @@ from trainers.config import HELP, FitConfig, hidden_units, parse_interaction_arg
 from trainers.distribution import WorkerMismatchError, cluster_size, worker_run_dir
 from trainers.run_lock import RunDirectoryBusy, run_directory_lock
 from trainers.runtime import current_runtime
-from trainers.run_records import (completed_epochs, copy_schema, read_epoch_log, truncate_logs, weights_digest,
-                                  write_run_info)
+from trainers.run_records import (ResumeError, best_epoch_index, copy_schema, read_epoch_log, resume_point,
+                                  weights_digest, write_run_info)
 
 
 def define_flags():
@@ -148,7 +150,7 @@ class TrainingRun:
         self.strategy = self.runtime.placement(config)
         self.run_dir = worker_run_dir(config.output_dir)
         self.schema = load_schema(config.data_dir)
-        self.resumed_epochs = completed_epochs(os.path.join(self.run_dir, "backup"))
+        self.resumed_epochs = resume_point(self.run_dir)
         self.model = self.callbacks = None
 
 
@@ -172,18 +174,19 @@ def fit_model(run: TrainingRun) -> None:
     with run.strategy.scope():
         run.model = build_compiled_model(config, run.schema, runtime.synchronized_batch_norm(run.strategy))
     runtime.prepare_model(run.model, run.strategy, run.resumed_epochs)
-    truncate_logs(run.run_dir, run.resumed_epochs)  # a crash may have logged an epoch its backup lacks
-    run.callbacks = training_callbacks(config, run.run_dir, run.schema, run.resumed_epochs)
+    run.callbacks = training_callbacks(config, run.run_dir, run.schema, run.resumed_epochs, steps_per_epoch)
+    # A run killed after its early-stopping epoch's backup trains no further epoch (fit only restores and checks).
+    epochs = run.resumed_epochs if run.callbacks["early_stopping"].stopped_in_history() else config.epochs
     with run.strategy.scope():
         run.model.fit(train_data, validation_data=runtime.batches(config, "val"),
-                      epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                      epochs=epochs, steps_per_epoch=steps_per_epoch,
                       callbacks=list(run.callbacks.values()), verbose=config.verbose, shuffle=False)
-    best_checkpoint = os.path.join(run.run_dir, "checkpoints", "best.weights.h5")
-    if run.callbacks["nonfinite"].diverged:
-        raise FloatingPointError(f"training loss became NaN/Inf; stopped. The best checkpoint so far is "
-                                 f"{best_checkpoint if os.path.isfile(best_checkpoint) else 'none (diverged in epoch 1)'}; "
-                                 "try a lower --learning_rate")
-    run.model.load_weights(best_checkpoint)
+    checkpoint, guard = run.callbacks["checkpoint"], run.callbacks["nonfinite"]
+    if guard.diverged:
+        best = f"{checkpoint.weights_path} (epoch {checkpoint.epoch})" if checkpoint.epoch else "none"
+        raise FloatingPointError(f"training loss became NaN/Inf in epoch {guard.diverged_epoch}; stopped. The best "
+                                 f"checkpoint so far is {best}; try a lower --learning_rate")
+    run.model.load_weights(checkpoint.weights_path)
 
 
 def final_results(run: TrainingRun, test_auc: float, test_logloss: float) -> dict:
@@ -193,7 +196,7 @@ def final_results(run: TrainingRun, test_auc: float, test_logloss: float) -> dic
         ia_records = [json.loads(line) for line in handle]
     epoch_log = read_epoch_log(os.path.join(run.run_dir, "epochs.csv"))
     val_aucs = [row["val_auc"] for row in epoch_log]
-    best_epoch = max(range(len(val_aucs)), key=val_aucs.__getitem__)
+    best_epoch = best_epoch_index(val_aucs)
     return {
         "model": config.model, "embedding": config.embedding, "scale": config.scale,
         "num_sets": model.num_sets, "embedding_dim": model.embedding_dim, "seed": config.seed,
@@ -243,7 +246,7 @@ def main(argv):
         sys.exit(f"error: unexpected arguments {argv[1:]}")
     try:
         results = train(config_from_flags())
-    except (ConfigError, FloatingPointError, WorkerMismatchError, RunDirectoryBusy) as error:
+    except (ConfigError, FloatingPointError, WorkerMismatchError, RunDirectoryBusy, ResumeError) as error:
         sys.exit(f"error: {error}")
     print(json.dumps({key: results[key] for key in (
         "model", "embedding", "scale", "test_auc", "test_logloss", "best_val_auc", "epochs", "mean_ia",

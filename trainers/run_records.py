@@ -75,6 +75,13 @@ def load_trained_model(run_dir):
     return keras.saving.load_model(os.path.join(run_dir, "model.keras"), compile=False)
 
 
+class ResumeError(RuntimeError):
+    """The files of an interrupted run cannot be matched into one consistent state; `main` prints it as one line."""
+
+
+START_OVER = "delete its backup/ to train from the start"
+
+
 def completed_epochs(backup_dir):
     """Epochs a previous, interrupted run finished (BackupAndRestore's metadata); 0 for a fresh run.
 
@@ -91,9 +98,65 @@ def completed_epochs(backup_dir):
     except (ValueError, KeyError):
         if not os.path.isfile(path + ".bkp"):
             return 0
-        for name in BACKUP_FILES:
-            shutil.copyfile(os.path.join(backup_dir, name + ".bkp"), os.path.join(backup_dir, name))
+        use_previous_backup(backup_dir)
         return completed_epochs(backup_dir)
+
+
+def use_previous_backup(backup_dir):
+    """Replaces the backup by the previous epoch's copy (`*.bkp`)."""
+    for name in BACKUP_FILES:
+        shutil.copyfile(os.path.join(backup_dir, name + ".bkp"), os.path.join(backup_dir, name))
+
+
+def previous_backup_epochs(backup_dir):
+    """Epochs of the previous epoch's backup copy (`*.bkp`); None without a readable one."""
+    try:
+        with open(os.path.join(backup_dir, "training_metadata.json.bkp")) as handle:
+            return json.load(handle)["epoch"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+EPOCH_LOGS = (("epochs.csv", 1), ("information_abundance.jsonl", 0))  # (file, header lines)
+
+
+def intact_log_lines(path):
+    """The lines of a per-epoch log, its torn or NUL-padded tail (a crash) cut off first; [] when absent."""
+    if not os.path.isfile(path):
+        return []
+    repair_log_tail(path)
+    with open(path) as handle:
+        return handle.readlines()
+
+
+def resume_point(run_dir):
+    """The epochs an interrupted run in `run_dir` resumes after (0: a fresh run), its logs cut back to them.
+
+    The backup (backup/) decides; the per-epoch logs keep their first that many records (a crash may have
+    logged an epoch the backup lacks), and a backup without a finished epoch is removed. When a log lacks the
+    backup's last epoch (a power loss kept the backup but not the log line), the previous epoch's backup copy
+    replaces the backup if it ends where the logs do.
+
+    Raises:
+        ResumeError: the logs end more than one epoch before the backup, or no backup copy ends where they do.
+    """
+    backup_dir = os.path.join(run_dir, "backup")
+    epochs = completed_epochs(backup_dir)
+    if epochs == 0:  # killed before its first backup was complete: nothing to resume
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    logs = {name: (header, intact_log_lines(os.path.join(run_dir, name))) for name, header in EPOCH_LOGS}
+    logged = min(max(len(lines) - header, 0) for header, lines in logs.values())
+    if logged < epochs:
+        if logged != epochs - 1 or previous_backup_epochs(backup_dir) != logged:
+            raise ResumeError(f"the epoch logs in {run_dir} end after epoch {logged} but its backup after epoch "
+                              f"{epochs}, and no backup copy ends where the logs do; {START_OVER}")
+        use_previous_backup(backup_dir)
+        epochs = logged
+    for name, (header, lines) in logs.items():
+        if lines:
+            with open(os.path.join(run_dir, name), "w") as handle:
+                handle.writelines(lines[:header + epochs] if epochs else [])
+    return epochs
 
 
 def read_epoch_log(path):
@@ -104,16 +167,10 @@ def read_epoch_log(path):
         return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
 
 
-def truncate_logs(run_dir, epochs):
-    """Keeps the first `epochs` records of the per-epoch logs (a crash may have logged an unsaved epoch)."""
-    for name, header_lines in (("epochs.csv", 1), ("information_abundance.jsonl", 0)):
-        path = os.path.join(run_dir, name)
-        if os.path.isfile(path):
-            repair_log_tail(path)
-            with open(path) as handle:
-                lines = handle.readlines()[:header_lines + epochs] if epochs else []
-            with open(path, "w") as handle:
-                handle.writelines(lines)
+def best_epoch_index(val_aucs):
+    """Index of the first epoch with the highest validation AUC (Keras' early stopping and checkpoint: an
+    equal AUC is no improvement)."""
+    return max(range(len(val_aucs)), key=val_aucs.__getitem__)
 
 
 def weights_digest(model):

@@ -39,9 +39,16 @@ class TensorFlowRuntime:
         from datasets.reader import make_dataset
 
         def stream(batch_size, files_shard=(0, 1), batches_per_step=1):
-            data = make_dataset(config.data_dir, "train", batch_size, shuffle=True, seed=config.seed,
-                                files_shard=files_shard)
-            return data.repeat().skip(skipped_steps * batches_per_step)
+            @tf.autograph.experimental.do_not_convert
+            def passes(_):
+                data = make_dataset(config.data_dir, "train", batch_size, shuffle=True, seed=config.seed,
+                                    files_shard=files_shard)
+                return data.repeat()
+
+            # Built inside flat_map, the passes' reshuffle seed generator belongs to one iterator: the throwaway
+            # one Keras' fit opens first (a symbolic build) does not advance the training iterator's, which it
+            # did by a whole pass's order when a resumed run skipped whole passes.
+            return tf.data.Dataset.range(1).flat_map(passes).skip(skipped_steps * batches_per_step)
 
         def worker_stream(context):
             workers = context.num_input_pipelines

@@ -2,18 +2,26 @@
 
 A resumed run (keras.callbacks.BackupAndRestore) continues the epoch log of the interrupted one, so early
 stopping and the best checkpoint pick up where they were, and every dropout layer is reseeded from (seed, layer,
-epoch) so a resumed epoch draws the masks an uninterrupted one would. Run directory layout: docs/design.md.
+epoch) so a resumed epoch draws the masks an uninterrupted one would.
+
+At the end of an epoch the logs are written first, then the backup (its metadata file is the commit point),
+then the best checkpoint. On resume the restored weights must have trained exactly the backed-up epochs
+(`VerifiedBackupAndRestore`), and the best checkpoint must be the logged best epoch's, else it is rewritten
+from the restored weights when that epoch is the last one (`BestCheckpoint`); what cannot be matched is a
+ResumeError. Run directory layout: docs/design.md.
 """
 
 import hashlib
 import importlib
+import json
 import math
 import os
+import shutil
 
 import keras
 
 from tf_multiemb.callbacks import InformationAbundance, ThroughputCallback
-from trainers.run_records import read_epoch_log
+from trainers.run_records import START_OVER, ResumeError, best_epoch_index, read_epoch_log
 
 
 def dropout_stream_seed(seed: int, generator_index: int, epoch: int) -> int:
@@ -52,14 +60,16 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.diverged = False
+        self.diverged_epoch = None  # counted from 1
 
     def on_train_batch_end(self, batch, logs=None):
         if logs and not math.isfinite(float(logs["loss"])):
             self.diverged = self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.diverged and logs is not None:
-            for key in [key for key in logs if key.startswith("val_")]:
+        if self.diverged:
+            self.diverged_epoch = epoch + 1
+            for key in [key for key in logs or {} if key.startswith("val_")]:
                 del logs[key]
 
 
@@ -85,9 +95,111 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         if self.history_aucs:
-            best = max(range(len(self.history_aucs)), key=self.history_aucs.__getitem__)
-            self.best, self.best_epoch = self.history_aucs[best], best
-            self.wait = len(self.history_aucs) - 1 - best
+            self.best_epoch = best_epoch_index(self.history_aucs)
+            self.best, self.wait = self.history_aucs[self.best_epoch], self.history_wait()
+
+    def history_wait(self) -> int:
+        """Logged epochs after the best one."""
+        return len(self.history_aucs) - 1 - best_epoch_index(self.history_aucs) if self.history_aucs else 0
+
+    def stopped_in_history(self) -> bool:
+        """Whether the logged epochs already met the patience (the run was killed after the stopping epoch's
+        backup), as Keras decides it: an improving epoch never stops."""
+        return self.history_wait() >= max(self.patience, 1)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """The weights of the epoch with the highest val_auc (`best.weights.h5`) and that epoch (`best.json`).
+
+    An epoch without val_auc (a diverged one: StopOnNonFiniteLoss withholds it) is never saved, where
+    keras.callbacks.ModelCheckpoint saves when its monitored key is missing. It runs after the backup, so a
+    kill can only keep the checkpoint of the logged best epoch from being written when that epoch is the last
+    one logged: on resume `on_train_begin` then writes it from the restored weights, and refuses any other
+    mismatch.
+    """
+
+    def __init__(self, directory: str, history_aucs: list):
+        super().__init__()
+        self.weights_path = os.path.join(directory, "best.weights.h5")
+        self.record_path = os.path.join(directory, "best.json")
+        self.logged_epochs = len(history_aucs)
+        self.best = max(history_aucs, default=None)
+        self.epoch = best_epoch_index(history_aucs) + 1 if history_aucs else None
+
+    def recorded_epoch(self):
+        """The epoch `best.json` names; None without a readable one."""
+        try:
+            with open(self.record_path) as handle:
+                return json.load(handle)["epoch"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def on_train_begin(self, logs=None):
+        if self.epoch is None:  # a fresh run: a checkpoint left by an earlier run in this directory is not its own
+            for path in (self.weights_path, self.record_path):
+                if os.path.isfile(path):
+                    os.remove(path)
+        elif (recorded := self.recorded_epoch()) != self.epoch:
+            if self.epoch != self.logged_epochs:
+                raise ResumeError(f"{self.record_path} names {f'epoch {recorded}' if recorded else 'no epoch'} but "
+                                  f"the logged best epoch is {self.epoch}; {START_OVER}")
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        auc = (logs or {}).get("val_auc")
+        if auc is not None and (self.best is None or auc > self.best):
+            self.best, self.epoch = float(auc), epoch + 1
+            self.save()
+
+    def save(self):
+        """Writes the model's weights, then the record naming their epoch."""
+        os.makedirs(os.path.dirname(self.weights_path), exist_ok=True)
+        self.model.save_weights(self.weights_path, overwrite=True)
+        with open(self.record_path + ".tmp", "w") as handle:
+            json.dump({"epoch": self.epoch}, handle)
+        os.replace(self.record_path + ".tmp", self.record_path)
+
+
+class VerifiedBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore (keeping the previous epoch's copy) whose restored weights must have trained the epochs
+    that its metadata names, and which never backs up a diverged epoch.
+
+    A kill between the weights write and the metadata write leaves the next epoch's weights beside the
+    previous epoch's metadata: the restored optimizer has then run more than resumed_epochs x steps_per_epoch
+    steps, and the previous epoch's copy (`*.bkp`) replaces the weights if it has run exactly that many.
+    """
+
+    def __init__(self, backup_dir: str, resumed_epochs: int, steps_per_epoch: int, guard: StopOnNonFiniteLoss):
+        super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True)
+        self.resumed_epochs, self.steps_per_epoch, self.guard = resumed_epochs, steps_per_epoch, guard
+
+    def restored_steps(self) -> int:
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        expected, restored = self.resumed_epochs * self.steps_per_epoch, self.restored_steps()
+        if restored != expected and not self.restore_previous(expected):
+            raise ResumeError(f"{self._weights_path} has trained {restored} steps, not the {self.resumed_epochs} "
+                              f"epochs x {self.steps_per_epoch} steps its metadata names (were --steps_per_epoch or "
+                              f"--batch_size changed?); {START_OVER}")
+
+    def restore_previous(self, expected_steps: int) -> bool:
+        """Restores the previous epoch's copy, and makes it the backup, if it trained `expected_steps`."""
+        if not os.path.isfile(self._prev_weights_path):
+            return False
+        previous = os.path.join(self.backup_dir, "previous.weights.h5")  # load_weights wants this suffix
+        shutil.copyfile(self._prev_weights_path, previous)
+        self.model.load_weights(previous)
+        if self.restored_steps() != expected_steps:
+            os.remove(previous)
+            return False
+        os.replace(previous, self._weights_path)
+        return True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.guard.diverged:
+            super().on_epoch_end(epoch, logs)
 
 
 def tensorboard_callbacks(run_dir: str) -> tuple:
@@ -115,16 +227,13 @@ def tensorboard_scalar_writer(run_dir: str):
     return write
 
 
-def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int) -> dict:
-    """The fit callbacks by role, in the order Keras must call them (BackupAndRestore last)."""
+def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int, steps_per_epoch: int) -> dict:
+    """The fit callbacks by role, in the order Keras must call them (the backup, then the best checkpoint, last)."""
     from datasets.schema import field_names
 
     history_aucs = [row["val_auc"] for row in read_epoch_log(os.path.join(run_dir, "epochs.csv"))]
     nonfinite = StopOnNonFiniteLoss()
     scalar_writer, tensorboard = tensorboard_callbacks(run_dir)
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        os.path.join(run_dir, "checkpoints", "best.weights.h5"), monitor="val_auc", mode="max",
-        save_best_only=True, save_weights_only=True, initial_value_threshold=max(history_aucs, default=None))
     return {
         "throughput": ThroughputCallback(config.batch_size),
         "reseed": DropoutReseed(config.seed),
@@ -133,10 +242,10 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int) 
             nonfinite, log_file=os.path.join(run_dir, "information_abundance.jsonl"),
             field_names=field_names(schema), scalar_writer=scalar_writer),
         **({"tensorboard": tensorboard} if tensorboard else {}),
-        "checkpoint": checkpoint,
         "early_stopping": ResumableEarlyStopping(history_aucs, monitor="val_auc", mode="max",
                                                  patience=config.patience),
         "epoch_log": keras.callbacks.CSVLogger(os.path.join(run_dir, "epochs.csv"), append=resumed_epochs > 0),
-        "backup": keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), save_freq="epoch",
-                                                   double_checkpoint=True),  # a kill mid-write keeps the last one
+        "backup": VerifiedBackupAndRestore(os.path.join(run_dir, "backup"), resumed_epochs, steps_per_epoch,
+                                           nonfinite),
+        "checkpoint": BestCheckpoint(os.path.join(run_dir, "checkpoints"), history_aucs),
     }
