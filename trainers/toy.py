@@ -13,7 +13,6 @@ import os
 from absl import app, flags
 from matplotlib.figure import Figure
 
-from tf_multiemb.toy import run_toy_experiment
 from trainers.plots import new_figure, save
 
 def plot_curves(results: dict, settings: dict, path: str) -> Figure:
@@ -39,6 +38,8 @@ def define_flags() -> None:
 
 
 def main(argv):
+    from tf_multiemb.toy import run_toy_experiment  # imports Keras: not for --help or a flag error
+
     del argv
     values = flags.FLAGS
     output_dir = values.output_dir
