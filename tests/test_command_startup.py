@@ -65,5 +65,5 @@ def test_without_tensorflow_a_run_uses_jax_and_says_why(synthetic_criteo_dir, tm
 def test_without_tensorflow_a_command_that_needs_it_says_what_to_install(module):
     completed = subprocess.run(without_tensorflow(module, "--help"), cwd=REPO, capture_output=True, text=True)
     assert completed.returncode == 1
-    assert completed.stderr.splitlines() == [
-        f"error: python -m {module} needs TensorFlow (tensorflow is not installed here): pip install -e '.[tensorflow]'"]
+    assert completed.stderr.splitlines() == [f"error: python -m {module} needs TensorFlow (tensorflow is not "
+                                             "installed here): pip install -e '.[tensorflow]'"]

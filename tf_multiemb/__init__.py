@@ -12,7 +12,8 @@ from tf_multiemb.keras_backend import default_to_jax
 default_to_jax()
 
 from tf_multiemb import callbacks, collapse, layers, optimizers  # noqa: E402  (after the backend choice)
-from tf_multiemb.models import BACKBONES, MultiEmbedding, MultiEmbeddingModel, build_model, register_backbone  # noqa: E402
+from tf_multiemb.models import (BACKBONES, MultiEmbedding, MultiEmbeddingModel, build_model,  # noqa: E402
+                                register_backbone)
 
 __all__ = ["BACKBONES", "MultiEmbedding", "MultiEmbeddingModel", "build_model", "callbacks", "collapse", "layers", "optimizers",
            "register_backbone"]
