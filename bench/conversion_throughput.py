@@ -19,7 +19,7 @@ import time
 
 import psutil
 
-from trainers.console import add_verbosity_argument
+from console.quiet import add_verbosity_argument
 
 
 def convert_once(path, output_dir, workers):

@@ -31,8 +31,8 @@ import numpy as np
 import tensorflow as tf
 
 from bench.train_throughput import TRAINING_FLOPS_PER_FORWARD, counting_contractions, peak_gflops
+from console.quiet import add_verbosity_argument
 from tf_multiemb.layers import CrossNetV2, PerSet
-from trainers.console import add_verbosity_argument
 
 
 @keras.saving.register_keras_serializable(package="bench")

@@ -16,9 +16,9 @@ import time
 import numpy as np
 
 from bench.criteo_shape import criteo_like_field_dims
+from console.quiet import add_verbosity_argument
 from tf_multiemb import build_model
 from tf_multiemb.callbacks import InformationAbundance
-from trainers.console import add_verbosity_argument
 
 CONFIGURATIONS = (("single", 1), ("single", 10), ("multi", 10))
 

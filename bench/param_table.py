@@ -10,9 +10,9 @@ tables are allocated.
 import argparse
 
 from bench.criteo_shape import CRITEO_VOCABULARY, criteo_like_field_dims
+from console.quiet import add_verbosity_argument
 from tf_multiemb import BACKBONES, build_model
 from tf_multiemb.models import embedding_layout
-from trainers.console import add_verbosity_argument
 
 
 def parameter_counts(name, embedding, scale, field_dims):

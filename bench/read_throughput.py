@@ -11,7 +11,7 @@ import argparse
 import json
 import time
 
-from trainers.console import add_verbosity_argument
+from console.quiet import add_verbosity_argument
 
 
 def main():

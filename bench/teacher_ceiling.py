@@ -21,10 +21,10 @@ import copy
 
 import numpy as np
 
+from console.quiet import add_verbosity_argument
 from datasets import synthetic
 from datasets.tokens import categorical_token, numeric_token
 from tf_multiemb.metrics import roc_auc
-from trainers.console import add_verbosity_argument
 
 SCORES = (("first-order terms", ("first_order",)),
           ("+ pairwise patterns", ("first_order", "pairwise")),

@@ -43,10 +43,10 @@ import numpy as np
 import psutil
 
 from bench.criteo_shape import CRITEO_VOCABULARY, criteo_like_field_dims
+from console.quiet import add_verbosity_argument
 from tf_multiemb import BACKBONES, build_model
 from tf_multiemb.models.registry import embedding_layout
 from tf_multiemb.optimizers import AdamL2
-from trainers.console import add_verbosity_argument
 
 SWEEP_SCALES = (1, 4, 10)
 VOCAB_SWEEP = (10_000, 100_000, CRITEO_VOCABULARY, 10_000_000)

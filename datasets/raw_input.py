@@ -1,12 +1,10 @@
 """Raw click-log rows as feature dicts, checked value by value: what export.predict and warm-up read.
 
-`raw_format_for(schema, path)` picks the layout of a raw file for a converted data set from the schema's
-`format` and the file's first line (Criteo: train.txt, test.txt or the CSV with header; Avazu: the CSV
-with header, with or without `click`) and refuses a file whose columns do not match. `read_rows` yields
-one {field: value} per data line, in file order: numeric values as int (None when missing), categories
-as str (None when missing), derived fields (Avazu's --hour_features) filled in as the converter does.
-A line that cannot be used raises RawInputError naming the file, the line and the field: unlike the
-converter, which skips and counts bad lines, prediction must answer every row or none.
+`read_rows(path, layout)` yields one {field: value} per data line, in file order: numeric values as int (None
+when missing), categories as str (None when missing), derived fields (Avazu's --hour_features) filled in as
+the converter does. The layout of a file comes from datasets.raw_formats. A line that cannot be used raises
+RawInputError naming the file, the line and the field: unlike the converter, which skips and counts bad
+lines, prediction must answer every row or none.
 """
 
 import gzip
@@ -78,19 +76,3 @@ def read_rows(path: str, raw_format: DelimitedFormat) -> Iterator[dict]:
             complete_rows(chunk)
         yield from chunk
 
-
-def raw_format_for(schema: dict, path: str) -> DelimitedFormat:
-    """The layout of raw file `path` for a data set converted to `schema`; ValueError when none fits."""
-    from datasets import avazu, criteo
-
-    schema_fields = [(field["name"], field["kind"]) for field in schema["fields"]]
-    if schema["format"] in ("criteo", "criteo_csv"):
-        raw_format = criteo.raw_input_format(path)
-    elif schema["format"] == "avazu":
-        raw_format = avazu.raw_input_format(path, hour_features=("hour_of_day", "categorical") in schema_fields)
-    else:
-        raise ValueError(f"no raw-row reader for data format {schema['format']!r}")
-    if list(raw_format.fields) != schema_fields:
-        raise ValueError(f"the model's fields {[name for name, _ in schema_fields]} are not those of a "
-                         f"{raw_format.name} file")
-    return raw_format

@@ -1,8 +1,8 @@
 """Export a run as a SavedModel and predict with it (`python -m export.<command>`).
 
-Run as `python -m export.<command>`, the command is quiet by default (trainers.console).
+Run as `python -m export.<command>`, the command is quiet by default (console.quiet).
 """
 
-from trainers.console import configure_command_line
+from console.quiet import configure_command_line
 
 configure_command_line()

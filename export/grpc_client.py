@@ -13,7 +13,8 @@ import sys
 from absl import app, flags
 
 from datasets.criteo import raw_rows
-from datasets.raw_input import raw_format_for, read_rows
+from datasets.raw_formats import raw_format_for
+from datasets.raw_input import read_rows
 from export.predict import load_exported_schema
 
 

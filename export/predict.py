@@ -19,7 +19,8 @@ import typing
 
 from absl import app, flags
 
-from datasets.raw_input import raw_format_for, read_rows
+from datasets.raw_formats import raw_format_for
+from datasets.raw_input import read_rows
 from datasets.schema import SCHEMA_FILE
 
 EXIT_BAD_INPUT = 2

@@ -27,7 +27,8 @@ import tensorflow as tf
 from absl import app, flags
 from tensorflow_serving.apis import prediction_log_pb2
 
-from datasets.raw_input import raw_format_for, read_rows
+from datasets.raw_formats import raw_format_for
+from datasets.raw_input import read_rows
 from datasets.schema import SCHEMA_FILE, load_schema
 from export.predict import SCHEMA_COPY
 from export.preprocessing import RawFeaturePreprocessor

@@ -10,11 +10,13 @@
 import json
 import sys
 
+# First, so that it picks the JAX backend (KERAS_BACKEND is unset and TensorFlow missing), as the [jax]
+# install does; it also registers the model classes the saved files name.
+import tf_multiemb  # noqa: F401
+
 import jax
 import keras
 import numpy as np
-
-import tf_multiemb  # noqa: F401  registers the model classes the saved files name
 
 
 def rows(data_dir, split, out):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from tf_multiemb import build_model, collapse, diversity, sub_embedding
 from trainers.analysis_figures import SPECTRUM_FLOOR, write_figures
-from trainers.analyze import summarize_runs
+from trainers.run_analysis import summarize_runs
 from trainers.plots import DPI, overlapping_texts, texts_cut_off, visible_texts
 
 FIELD_DIMS = [5, 40, 12, 30]

@@ -12,7 +12,8 @@ from tests.sample_data import sample_file
 
 from datasets.avazu import COLUMNS, AvazuFormat
 from datasets.conversion import ConversionError, convert
-from datasets.raw_input import raw_format_for, read_rows
+from datasets.raw_formats import raw_format_for
+from datasets.raw_input import read_rows
 from datasets.schema import load_schema
 
 

@@ -1,4 +1,4 @@
-"""trainers.console: quiet command-line tools by default, TensorFlow's own lines back with -v."""
+"""console.quiet: quiet command-line tools by default, TensorFlow's own lines back with -v."""
 
 import os
 import re
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from trainers.console import command_line_verbosity, tf_cpp_min_log_level
+from console.quiet import command_line_verbosity, tf_cpp_min_log_level
 
 # A TensorFlow/absl log line: I1204 12:00:00 ..., W0000 00:00:..., E1204 ..., or Python's WARNING:tensorflow.
 FRAMEWORK_LINE = re.compile(r"^([IWE]\d{4} |WARNING:tensorflow|WARNING: All log messages)", flags=re.M)

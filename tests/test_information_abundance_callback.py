@@ -134,7 +134,7 @@ def test_a_model_without_embeddings_names_the_fix():
 
 
 def test_trainers_analyze_reads_a_plain_keras_models_run(tmp_path):
-    from trainers.analyze import analyze_run
+    from trainers.run_analysis import analyze_run
 
     model, (ids, labels) = plain_model(), batches()
     model.fit(ids, labels, batch_size=16, epochs=2, verbose=0,

@@ -45,11 +45,6 @@ def jax_data_dir(tmp_path_factory):
     return data_dir
 
 
-def test_the_stand_in_process_cannot_import_tensorflow():
-    completed = subprocess.run(without_tensorflow("datasets.reader"), cwd=REPO, capture_output=True, text=True)
-    assert completed.returncode == 1 and "No module named 'tensorflow' (blocked" in completed.stderr
-
-
 def test_numpy_reader_without_tensorflow_yields_the_tf_data_rows(jax_data_dir, criteo_10k_ids, tmp_path):
     run_without_tensorflow("tests.jax_checks", "rows", jax_data_dir, "train", tmp_path / "rows.npz")
     rows = np.load(tmp_path / "rows.npz")

@@ -22,7 +22,6 @@ import sys
 from absl import app, flags
 
 from trainers.sweep import Job, base_config, parse_list, run_jobs
-from trainers.sweep_report import write_data_amount_report
 
 FLAGS = flags.FLAGS
 PER_RUN_FLAGS = ("embedding", "scale", "embedding_dim", "seed")
@@ -102,6 +101,7 @@ def data_amount_jobs(config, fractions, embedding_dims, multi_embeddings, seeds,
 
 def main(argv):
     from trainers.fit import validate
+    from trainers.sweep_report import write_data_amount_report  # matplotlib: not for --help or a flag error
 
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {argv[1:]}")

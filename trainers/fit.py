@@ -38,7 +38,7 @@ from absl import app, flags
 from trainers.config import HELP, FitConfig, hidden_units, parse_interaction_args
 from trainers.distribution import WorkerMismatchError, cluster_size, worker_run_dir
 from trainers.run_lock import RunDirectoryBusy, run_directory_lock
-from trainers.runtime import current_runtime
+from trainers.runtime import announce_devices, current_runtime
 from trainers.run_records import (ResumeError, best_epoch_index, copy_schema, read_epoch_log, resume_point,
                                   weights_digest, write_run_info)
 
@@ -148,6 +148,7 @@ class TrainingRun:
             self.runtime.enable_determinism()
         self.runtime.set_matmul_precision(config.matmul_precision)
         self.strategy = self.runtime.placement(config)
+        announce_devices(self.strategy.num_replicas_in_sync)
         self.run_dir = worker_run_dir(config.output_dir)
         self.schema = load_schema(config.data_dir)
         self.resumed_epochs = resume_point(self.run_dir)

@@ -8,7 +8,7 @@ import numpy as np
 
 from datasets.numpy_reader import NumpyReader
 from trainers.distribution import cluster_size
-from trainers.runtime import Placement
+from trainers.placement import Placement
 
 
 JAX_MATMUL_PRECISION = {"float32": "highest", "tf32": "tensorfloat32", "bf16": "bfloat16"}

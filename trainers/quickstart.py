@@ -146,7 +146,7 @@ def plot_auc_vs_scale(results: dict, runs: list, path: str) -> str:
 
 def plot_field_ia_comparison(me_dir: str, se_dir: str, output_dir: str) -> str:
     """trainers.analyze on the ME run against the SE run; returns the per-field IA plot's path."""
-    from trainers.analyze import analyze_run
+    from trainers.run_analysis import analyze_run
 
     analyze_run(me_dir, output_dir, compare_run_dir=se_dir)
     return os.path.join(output_dir, "field_ia.png")

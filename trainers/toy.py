@@ -9,15 +9,18 @@ final IA(E1) of both cases. The paper's finding: "small" (D3 = 3) ends lower tha
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 from absl import app, flags
-from matplotlib.figure import Figure
 
-from tf_multiemb.toy import run_toy_experiment
-from trainers.plots import new_figure, save
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def plot_curves(results: dict, settings: dict, path: str) -> Figure:
+
+def plot_curves(results: dict, settings: dict, path: str) -> "Figure":
     """IA(E1) against the SGD iteration, one line per case (paper Figure 4)."""
+    from trainers.plots import new_figure, save  # matplotlib: not for --help or a flag error
+
     figure, (axis,) = new_figure(6, 4.2)
     for name, case in results.items():
         axis.plot(case["ia"], label=rf"{name} field 3: $D_3$ = {case['third_cardinality']}")
@@ -39,6 +42,8 @@ def define_flags() -> None:
 
 
 def main(argv):
+    from tf_multiemb.toy import run_toy_experiment  # imports Keras: not for --help or a flag error
+
     del argv
     values = flags.FLAGS
     output_dir = values.output_dir

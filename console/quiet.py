@@ -1,15 +1,17 @@
-"""Quiet console defaults for the command-line tools (`python -m trainers.*`, `datasets.*`, `export.*`, `bench.*`).
+"""Quiet console defaults for the command-line tools (`python -m datasets.*`, `trainers.*`, `export.*`, `bench.*`).
 
 A command shows its own progress, the epoch lines and one warning per real problem. By default it hides
-TensorFlow's C++ log (TF_CPP_MIN_LOG_LEVEL=3: the oneDNN, CPU-feature and CUDA lines), TensorFlow's and
-absl's Python INFO and WARNING records, and the Python warnings listed in HARMLESS_WARNINGS. `--verbosity=N`
-(or `-v N`) on the command line brings them back: absl's own flag, and TF_CPP_MIN_LOG_LEVEL follows it
-(N >= 0: everything, -1: warnings and errors, -2: errors). An explicit TF_CPP_MIN_LOG_LEVEL in the
-environment always wins.
+TensorFlow's C++ log (TF_CPP_MIN_LOG_LEVEL=3: the oneDNN, CPU-feature and CUDA lines), the lines TensorFlow
+logs while it loads and when it first looks for a GPU (console.tensorflow_import; these also under an explicit
+TF_CPP_MIN_LOG_LEVEL of 1 or 2), TensorFlow's and absl's Python INFO and WARNING records, and the Python
+warnings listed in HARMLESS_WARNINGS. `--verbosity=N` (or `-v N`) on the command line brings them back:
+absl's own flag, and TF_CPP_MIN_LOG_LEVEL follows it (N >= 0: everything, -1: warnings and errors, -2:
+errors). An explicit TF_CPP_MIN_LOG_LEVEL in the environment always wins for what TensorFlow logs once loaded.
 
-The package `__init__`s call `configure_command_line()`, so the settings are in place before TensorFlow loads
-(its C++ log level is read once, at import). They apply only to `python -m package.module`, never to a
-program that imports the packages as a library.
+The command packages' `__init__`s call `configure_command_line()`, so the settings are in place before TensorFlow
+loads (its C++ log level is read once, at import), without loading it: a command that does not need
+TensorFlow never imports it. They apply only to `python -m package.module`, never to a program that imports
+the packages as a library.
 """
 
 import argparse
@@ -18,6 +20,8 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+
+from console import tensorflow_import
 
 QUIET_TF_CPP_MIN_LOG_LEVEL = "3"
 QUIET_ABSL_VERBOSITY = -2  # absl's ERROR
@@ -67,35 +71,14 @@ def configure(arguments: Sequence[str]) -> None:
     for message in HARMLESS_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
     if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0":
-        import_tensorflow_without_load_messages()
-
-
-def import_tensorflow_without_load_messages() -> None:
-    """Imports TensorFlow with the process's stderr closed.
-
-    While its shared libraries load, TensorFlow 2.21 logs through absl before absl::InitializeLog, where
-    TF_CPP_MIN_LOG_LEVEL does not apply: 'All log messages before absl::InitializeLog() ...', then the oneDNN
-    and CUDA-stub INFO lines, once per library. Everything TensorFlow logs later honours the level. Without
-    TensorFlow (the JAX install) there is nothing to quiet: the command then runs without it.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        pass
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
+        tensorflow_import.filter_load_time_lines()
 
 
 def configure_command_line() -> None:
-    """configure(command-line arguments) when Python runs `-m package.module` (sys.argv[0] is '-m' while the
-    package is imported); nothing otherwise."""
+    """configure(command-line arguments), and one line for a missing TensorFlow, when Python runs
+    `-m package.module` (sys.argv[0] is '-m' while the package is imported); nothing otherwise."""
     if sys.argv[:1] == ["-m"]:
+        tensorflow_import.explain_missing_tensorflow()
         configure(sys.argv[1:])
 
 
