@@ -70,7 +70,7 @@ def test_fit_on_jax_resumes_after_sigkill_with_the_metrics_of_an_uninterrupted_r
     expected = json.loads((reference_dir / "results.json").read_text())
     got = json.loads((killed_dir / "results.json").read_text())
     assert got["resumed_from_epoch"] >= 1 and {k: got[k] for k in COMPARED} == {k: expected[k] for k in COMPARED}
-    assert expected["test_auc"] > 0.66
+    assert expected["test_auc"] > 0.64  # it learned: chance is 0.5, 8,000 training rows give about 0.66
     info = json.loads((killed_dir / "run_info.json").read_text())
     assert info["keras_backend"] == "jax" and "jax" in info and "tensorflow" not in info
     assert len((killed_dir / "information_abundance.jsonl").read_text().splitlines()) == expected["epochs"]

@@ -12,7 +12,7 @@ flags.txt (the resolved flagfile) and run_info.json (versions, data hash, git co
 
 Fault tolerance: keras.callbacks.BackupAndRestore keeps the last finished epoch in backup/; rerunning
 the same command after a crash resumes there. The train stream is one seeded, repeated sequence from
-which a resumed run skips the batches already consumed, and dropout is reseeded from (seed, epoch), so
+which a resumed run skips the batches already consumed, and every dropout layer is reseeded from (seed, layer, epoch), so
 a resumed run ends with the same metrics as an uninterrupted one. A NaN/Inf loss stops training with an
 error; that epoch's validation metrics are withheld so the best checkpoint is kept.
 

@@ -1,10 +1,11 @@
 """The callbacks of `trainers.fit`: IA after every epoch, early stopping and checkpoints that survive a resume.
 
 A resumed run (keras.callbacks.BackupAndRestore) continues the epoch log of the interrupted one, so early
-stopping and the best checkpoint pick up where they were, and dropout is reseeded from (seed, epoch) so a
-resumed epoch draws the masks an uninterrupted one would. Run directory layout: docs/design.md.
+stopping and the best checkpoint pick up where they were, and every dropout layer is reseeded from (seed, layer,
+epoch) so a resumed epoch draws the masks an uninterrupted one would. Run directory layout: docs/design.md.
 """
 
+import hashlib
 import importlib
 import math
 import os
@@ -15,17 +16,34 @@ from tf_multiemb.callbacks import InformationAbundance, ThroughputCallback
 from trainers.run_records import read_epoch_log
 
 
+def dropout_stream_seed(seed: int, generator_index: int, epoch: int) -> int:
+    """A 32-bit seed for one (run seed, seed generator, epoch): a different key for each (up to hash collisions)."""
+    digest = hashlib.blake2b(f"{seed}/{generator_index}/{epoch}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
+
+
 class DropoutReseed(keras.callbacks.Callback):
-    """Seeds every dropout layer from (seed, epoch) at the start of each epoch."""
+    """Restarts every seed generator of the model at each epoch on a stream of its own.
+
+    Each generator's state becomes [dropout_stream_seed(seed, its index, epoch), 0]; Keras then counts the
+    second element up by one per draw within the epoch. Different generators and different epochs get
+    different keys, so no two dropout layers share a mask and no step reuses another epoch's key, and a
+    resumed run (which starts at an epoch boundary) draws exactly the masks of an uninterrupted one.
+    The index is the generator's position in `model.variables`: variable paths carry Keras' process-wide
+    name counters (a second model built in one process has `seed_generator_2`), the order does not.
+
+    Args:
+        seed: the run's `--seed`.
+    """
 
     def __init__(self, seed: int):
         super().__init__()
         self.seed = seed
 
     def on_epoch_begin(self, epoch, logs=None):
-        for variable in self.model.variables:
-            if "seed_generator_state" in variable.path:
-                variable.assign([self.seed, epoch + 1])
+        states = [variable for variable in self.model.variables if "seed_generator_state" in variable.path]
+        for index, state in enumerate(states):
+            state.assign([dropout_stream_seed(self.seed, index, epoch), 0])
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
