@@ -297,11 +297,13 @@ def write_avazu_csv(path, rows, seed=0, max_cardinality=AVAZU_FULL_MAX, teacher_
         write_lines(handle, tables, generator.chunks(rows), ",", id_and_click)
 
 
-def write_tfrecord_dir(output_dir, rows, seed=0, max_cardinality=20000, min_count=10, teacher_shape=TeacherShape()):
+def write_tfrecord_dir(output_dir, rows, seed=0, max_cardinality=20000, min_count=10, teacher_shape=TeacherShape(),
+                       split_seed=None):
     """A converted directory (schema.json + TFRecords): synthetic Criteo TSV through datasets.conversion.
 
-    schema.json's source records the seed, max_cardinality and the teacher (TeacherShape.record). The
-    directory is converted beside `output_dir` and renamed into place only when complete.
+    The split permutation's seed is `split_seed`, or `seed` when None (trainers.quickstart converts with
+    0). schema.json's source records the seed, max_cardinality and the teacher (TeacherShape.record).
+    The directory is converted beside `output_dir` and renamed into place only when complete.
     """
     from datasets.conversion import convert, publish
     from datasets.criteo import TSV
@@ -312,7 +314,8 @@ def write_tfrecord_dir(output_dir, rows, seed=0, max_cardinality=20000, min_coun
         with tempfile.TemporaryDirectory() as scratch:
             path = os.path.join(scratch, "synthetic.txt")
             write_criteo_tsv(path, rows, seed, max_cardinality, teacher_shape)
-            schema = convert(TSV, path, staging, min_count, seed=seed, overwrite=True)
+            schema = convert(TSV, path, staging, min_count, seed=seed if split_seed is None else split_seed,
+                             overwrite=True)
         schema["source"].update(seed=seed, max_cardinality=max_cardinality, teacher=teacher_shape.record())
         write_schema(schema, staging)
     except BaseException:
