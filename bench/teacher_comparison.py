@@ -8,10 +8,11 @@ field of 20,000 values, min-count 10 and split seed 0 of trainers.quickstart.pre
 default teacher gives the main job's very shards), trains trainers.quickstart's base, SE and ME to
 early stopping with its settings (DNN 10x, batch 512, patience 2 by default), and writes
 <workdir>/<teacher>_seed<k>/comparison.json: the teacher as schema.json records it, the three results,
-the wall time and the load average. --report_only reads every comparison.json under workdir and prints
-one markdown table per teacher and mode (test AUC mean ± sample std over seeds, the paired ME - SE
-and SE - base differences, mean IA at the best epoch) and saves the figure: test AUC by mode, one
-group of bars per teacher, each seed a dot.
+the wall time and the load average. --report_only reads every comparison.json under workdir (and the
+main job's quickstart.json files given as --main_job_json, for the default teacher) and prints a
+markdown table with a row per teacher (test AUC per mode as mean ± sample std over seeds, the paired
+ME - SE and SE - base differences, mean IA at the best epoch) and saves the figure: test AUC by mode,
+one group of bars per teacher, each seed a dot.
 """
 
 import glob
@@ -58,6 +59,19 @@ def run_comparison(shape: synthetic.TeacherShape, workdir: str) -> dict:
         json.dump(record, handle, indent=2)
     os.replace(partial, os.path.join(directory, RESULT_FILE))
     return record
+
+
+def main_job_records(paths: list) -> list:
+    """Records of the default teacher from trainers.quickstart's quickstart.json files (the main job's seeds)."""
+    records = []
+    for path in paths:
+        with open(path) as handle:
+            results = json.load(handle)["results"]
+        labels = dict(zip(MODES, results))  # the job's training order: base, SE, ME
+        records.append({"teacher": {"name": synthetic.TEACHERS[0]}, "seed": results[labels["base"]]["seed"],
+                        "rows": None, "labels": labels,
+                        "results": {mode: results[label] for mode, label in labels.items()}})
+    return records
 
 
 def load_records(workdir: str, main_job_jsons: list = ()) -> dict:
@@ -126,18 +140,6 @@ def plot_teachers(records: dict, path: str, title: str):
                 title_fontsize=8)
     figure.suptitle("\n".join(textwrap.wrap(title, 70)), fontsize=10)
     return save(figure, path)
-
-
-def main_job_records(paths: list) -> list:
-    """Records of the default teacher from trainers.quickstart's quickstart.json files (the main job's seeds)."""
-    records = []
-    for path in paths:
-        with open(path) as handle:
-            results = json.load(handle)["results"]
-        labels = dict(zip(MODES, results))  # the job's training order: base, SE, ME
-        records.append({"teacher": {"name": synthetic.TEACHERS[0]}, "seed": results[labels["base"]]["seed"],
-                        "rows": None, "labels": labels, "results": {mode: results[label] for mode, label in labels.items()}})
-    return records
 
 
 def figure_title(records: dict) -> str:
