@@ -119,25 +119,27 @@ def report_table(records: dict) -> str:
 
 
 def plot_teachers(records: dict, path: str, title: str):
-    """Test AUC by mode: one group of bars (mean, error bar one sample std) per teacher, each seed a dot."""
+    """Test AUC by mode: one group of bars (mean, error bar one sample std) per teacher; each seed's three
+    models are dots joined by a line (the models of a seed share its data and teacher)."""
     figure, (axis,) = new_figure(2.0 * len(records) + 3.5, 4.2)
     labels = next(iter(records.values()))[0]["labels"]
     width = 0.8 / len(MODES)
-    for offset, mode in enumerate(MODES):
-        positions = [group + (offset - (len(MODES) - 1) / 2) * width for group in range(len(records))]
+    offsets = [(index - (len(MODES) - 1) / 2) * width for index in range(len(MODES))]
+    for offset, mode in zip(offsets, MODES):
         spreads = [mean_std(values(group, mode)) for group in records.values()]
-        axis.bar(positions, [mean for mean, _ in spreads], width, yerr=[std for _, std in spreads], capsize=3,
-                 label=labels[mode])
-        for position, group in zip(positions, records.values()):
-            aucs = values(group, mode)
-            axis.plot([position] * len(aucs), aucs, "k.", markersize=4)
+        axis.bar([index + offset for index in range(len(records))], [mean for mean, _ in spreads], width,
+                 yerr=[std for _, std in spreads], capsize=3, ecolor="0.55", label=labels[mode])
+    for index, group in enumerate(records.values()):
+        for record in group:
+            first = index == 0 and record is group[0]
+            axis.plot([index + offset for offset in offsets], [record["results"][mode]["test_auc"] for mode in MODES],
+                      "k.-", linewidth=0.8, markersize=5, label="one seed" if first else None)
     aucs = [auc for group in records.values() for mode in MODES for auc in values(group, mode)]
     margin = 0.3 * (max(aucs) - min(aucs)) or 0.001
     axis.set_ylim(min(aucs) - margin, max(aucs) + margin)
     axis.set_xticks(range(len(records)), [f"{name}\n({len(group)} seeds)" for name, group in records.items()])
     axis.set_ylabel("test AUC (best-validation epoch)")
-    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="bars: mean ± std\ndots: seeds",
-                title_fontsize=8)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="bars: mean ± std", title_fontsize=8)
     figure.suptitle("\n".join(textwrap.wrap(title, 70)), fontsize=10)
     return save(figure, path)
 

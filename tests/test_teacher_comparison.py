@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from bench import teacher_comparison
@@ -64,7 +65,7 @@ def test_main_job_json_adds_the_default_teacher_first(workdir, tmp_path_factory)
     assert teacher_comparison.paired_differences(records["separate_subspaces"], "ME", "SE") == pytest.approx([0.03])
 
 
-def test_figure_has_a_bar_per_teacher_and_mode_and_a_dot_per_seed(workdir):
+def test_figure_has_a_bar_per_teacher_and_mode_and_a_line_per_seed(workdir):
     from trainers.plots import texts_cut_off
 
     records = teacher_comparison.load_records(str(workdir))
@@ -72,11 +73,15 @@ def test_figure_has_a_bar_per_teacher_and_mode_and_a_dot_per_seed(workdir):
     figure = teacher_comparison.plot_teachers(records, str(path), teacher_comparison.figure_title(records))
     axis = figure.axes[0]
     assert len(axis.patches) == 3 * 2 and path.stat().st_size > 0
-    dots = [line for line in axis.lines if line.get_marker() == "."]  # the error bars' caps are lines too
-    assert sorted(y for line in dots for y in line.get_ydata()) == pytest.approx(
-        sorted([0.70, 0.71, 0.74, 0.70, 0.72, 0.73, 0.80, 0.81, 0.80]))
+    seeds = [line for line in axis.lines if line.get_marker() == "."]  # the error bars' caps are lines too
+    np.testing.assert_allclose(sorted(tuple(line.get_ydata()) for line in seeds),
+                               [(0.70, 0.71, 0.74), (0.70, 0.72, 0.73), (0.80, 0.81, 0.80)])
+    # each seed's line stays within its teacher's group of bars: shared_subspace at x = 0, random_fm at x = 1
+    assert sorted(round(float(np.mean(line.get_xdata()))) for line in seeds) == [0, 1, 1]
     assert [tick.get_text() for tick in axis.get_xticklabels()] == ["shared_subspace\n(1 seeds)",
                                                                     "random_fm\n(2 seeds)"]
+    assert sorted(text.get_text() for text in axis.get_legend().get_texts()) == ["dnn ME 10x", "dnn SE 10x",
+                                                                                 "dnn base", "one seed"]
     assert texts_cut_off(figure) == []
 
 
