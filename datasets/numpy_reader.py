@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from datasets.prefetch import ordered_map
 from datasets.schema import load_schema
 from datasets.tfrecord_frames import crc32c_rows, frame_header, masked
 
@@ -112,19 +113,25 @@ class NumpyReader:
         column = np.concatenate([shard[:, self.layout["label_offset"]] for shard in self.shards])
         return column[self.epoch_order(0)].astype(np.float32)[:, None]
 
-    def full_batches(self, skip_batches: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def full_batches(self, skip_batches: int = 0, workers: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Full batches forever: the epochs' orders one after another, cut every `batch_size` rows.
 
         Training reads this: every batch has one shape (one compiled step, and an even split between
         devices), and skipping `skip_batches` resumes the stream exactly where an interrupted run stopped.
+        With `workers` > 0 that many threads decode the next batches ahead of the reader (the same
+        stream, in the same order: `datasets.prefetch.ordered_map`).
         """
+        return ordered_map(self.decode, self.full_batch_rows(skip_batches), workers)
+
+    def full_batch_rows(self, skip_batches: int = 0) -> Iterator[np.ndarray]:
+        """The sorted row indices of every batch of `full_batches` (sorted: the shards are read in order)."""
         epoch, offset = divmod(skip_batches * self.batch_size, self.num_rows)
         pending = self.epoch_order(epoch)[offset:]
         while True:
             while len(pending) < self.batch_size:
                 epoch += 1
                 pending = np.concatenate([pending, self.epoch_order(epoch)])
-            yield self.decode(np.sort(pending[:self.batch_size]))
+            yield np.sort(pending[:self.batch_size])
             pending = pending[self.batch_size:]
 
     def batch_rows(self, order: np.ndarray, batch: int) -> np.ndarray:
