@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import threading
 
 import keras
 
@@ -58,25 +59,42 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stops at the first NaN/Inf batch loss and withholds that epoch's val_* metrics from later callbacks.
 
     With `async_safe` (JAX: Keras then runs the batch-end hooks in a worker thread, where it converts the
-    step's loss to a float) the check never makes the training thread wait for a step; training stops a few
-    steps after the bad one at most. The logged loss is the epoch's running mean, which stays non-finite
-    once a batch loss was (a binary cross-entropy is never -Inf), so a late check still catches it, and Keras
-    runs every pending hook before `on_epoch_end`.
+    step's loss to a float) the check never makes the training thread wait for the step it just dispatched;
+    it waits only when the checks fall more than `max_lag` calls behind, so training stops at most
+    `max_lag` + 1 calls after the bad step. The logged loss is the epoch's running mean, which stays
+    non-finite once a batch loss was (a binary cross-entropy is never -Inf), so a late check still catches it,
+    and Keras runs every pending hook before `on_epoch_end`.
 
     Args:
         async_safe: whether Keras may run the batch-end hook off the training thread.
+        max_lag: train calls the training thread may run ahead of the checks.
     """
 
-    def __init__(self, async_safe: bool = True):
+    def __init__(self, async_safe: bool = True, max_lag: int = 8):
         super().__init__()
-        self.async_safe = async_safe
+        self.async_safe, self.max_lag = async_safe, max_lag
         self.diverged = False
         self.diverged_epoch = None  # counted from 1
+        self._checks = threading.Condition()
+        self._started = self._checked = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = self._checked = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._started += 1
+        with self._checks:
+            self._checks.wait_for(lambda: self._checked >= self._started - 1 - self.max_lag, timeout=60)
 
     def on_train_batch_end(self, batch, logs=None):
-        if logs and not math.isfinite(float(logs["loss"])):
-            self.diverged = True
-            self._model.stop_training = True  # not self.model: on JAX that reattaches the state mid-epoch
+        try:
+            if logs and not math.isfinite(float(logs["loss"])):
+                self.diverged = True
+                self._model.stop_training = True  # not self.model: on JAX that reattaches the state mid-epoch
+        finally:
+            with self._checks:
+                self._checked += 1
+                self._checks.notify_all()
 
 class FiniteInformationAbundance(InformationAbundance):
     """The IA callback, skipped once `guard` has seen the loss diverge (IA of NaN embeddings means nothing)."""
