@@ -96,6 +96,12 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 self._checked += 1
                 self._checks.notify_all()
 
+    def on_epoch_end(self, epoch, logs=None):
+        if self.diverged:
+            self.diverged_epoch = epoch + 1
+            for key in [key for key in logs or {} if key.startswith("val_")]:
+                del logs[key]
+
 class FiniteInformationAbundance(InformationAbundance):
     """The IA callback, skipped once `guard` has seen the loss diverge (IA of NaN embeddings means nothing)."""
 
