@@ -24,7 +24,7 @@ class FitConfig:
     steps_per_epoch: int = 0
     seed: int = 0
     deterministic: bool = False
-    input_workers: int = 4
+    input_workers: int = 2
     steps_per_execution: int = 0
     async_callbacks: bool = True
     matmul_precision: str = "float32"
