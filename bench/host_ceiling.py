@@ -100,9 +100,11 @@ def main():
         parser.error("--data_dir is required")
     rows = []
     for batch_size in (int(size) for size in args.batch_sizes.split(",")):
-        row = ceiling(args, batch_size)
-        rows.append({**row, **(model_side(args, row) if args.model_side else {})})
+        rows.append(ceiling(args, batch_size))
         print(json.dumps(rows[-1]), flush=True)
+        if args.model_side:
+            rows[-1].update(model_side(args, rows[-1]))
+            print(json.dumps(rows[-1]), flush=True)
     with open(args.json, "w") as handle:
         json.dump(rows, handle, indent=2)
     print(summary(rows))
