@@ -54,8 +54,8 @@ HELP = {
     "deterministic": "Enable TensorFlow op determinism (bit-identical CPU runs).",
     "input_workers": "JAX: threads decoding the next train batches ahead of the training loop (0: on the loop's "
                      "thread). The batches and their order are the same for every value.",
-    "steps_per_execution": "Train steps run by one compiled call; 0 chooses the backend's default (1 on TensorFlow, "
-                           "JAX_STEPS_PER_EXECUTION on JAX). Lowered to the largest divisor of the steps per epoch.",
+    "steps_per_execution": "Train steps run by one compiled call; 0 chooses the backend's default (1 on TensorFlow, 4 "
+                           "on JAX). Lowered to the largest divisor of the steps per epoch.",
     "async_callbacks": "JAX: run the per-step callbacks (the NaN/Inf check) off the training thread, so that no "
                        "step waits for the previous one's loss; --noasync_callbacks checks every loss in step.",
     "matmul_precision": "Matrix-multiply precision on GPUs: float32 (default, the paper's), tf32 (TensorFloat-32 "

@@ -84,6 +84,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         self._started += 1
         with self._checks:
+            # the timeout only keeps a hook that raised (Keras re-raises it at the next dispatch) from hanging fit
             self._checks.wait_for(lambda: self._checked >= self._started - 1 - self.max_lag, timeout=60)
 
     def on_train_batch_end(self, batch, logs=None):
