@@ -7,7 +7,8 @@ imports TensorFlow. In order, while `--budget_seconds` lasts:
 1. writes `--rows` synthetic Criteo-shaped rows and converts them (`datasets.synthetic`, `datasets.criteo`);
 2. times the model zoo at 1x and 10x, SE and ME (`bench.train_throughput --sweep`, model only);
 3. times DCNv2 ME 10x through `trainers.fit`, input pipeline included (`--fit_steps` steps per epoch);
-4. trains DCNv2 base, SE 10x and ME 10x to early stopping, one seed at a time, up to `--seeds`.
+4. measures the host-side ceiling of that loop (`bench.host_ceiling` at `--batch_size`, `--fit_steps` steps);
+5. trains DCNv2 base, SE 10x and ME 10x to early stopping, one seed at a time, up to `--seeds`.
 Writes `suite.json` (everything measured) and `report.md` (the tables) into `--output_dir` after every
 step, so a suite stopped by its budget or its caller still leaves what it measured.
 """
@@ -107,6 +108,18 @@ def time_fit(suite: Suite, data_dir: str) -> None:
                                     "steps_per_epoch": FLAGS.fit_steps, "examples_per_sec": results["examples_per_sec"]})
 
 
+def time_host_ceiling(suite: Suite, data_dir: str) -> None:
+    """trainers.fit's examples/s with a negligible model, new loop and baseline (bench.host_ceiling)."""
+    path = os.path.join(suite.output_dir, "host_ceiling.json")
+    command = [sys.executable, "-m", "bench.host_ceiling", f"--data_dir={data_dir}", f"--batch_sizes={FLAGS.batch_size}",
+               f"--steps={FLAGS.fit_steps}", "--repeats=1", f"--json={path}"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=max(suite.seconds_left(), 1))
+    if completed.returncode != 0:
+        raise RuntimeError(f"bench.host_ceiling failed:\n{completed.stderr[-2000:]}")
+    with open(path) as handle:
+        suite.record("host_ceiling", json.load(handle)[0])
+
+
 def train_to_early_stopping(suite: Suite, data_dir: str) -> None:
     """Base, SE 10x and ME 10x to early stopping, a seed at a time, while the budget allows a whole seed."""
     from trainers.fit import train
@@ -142,6 +155,11 @@ def report(results: dict) -> str:
         fit = steps["fit_throughput"]
         lines.append(f"## Through trainers.fit\n\n{fit['model']}, batch {fit['batch_size']}, input pipeline "
                      f"included: {fit['examples_per_sec']:,.0f} examples/s.\n")
+    if "host_ceiling" in steps:
+        host = steps["host_ceiling"]
+        lines.append(f"## Host-side ceiling of trainers.fit\n\nBatch {host['batch_size']}, negligible model: "
+                     f"{host['examples_per_sec']:,.0f} examples/s ({host['ms_per_step']} ms/step); with the loop's "
+                     f"speed-ups off {host['baseline_examples_per_sec']:,.0f} examples/s.\n")
     if "early_stopping" in steps:
         runs = [{**run, "label": run["model"]} for run in steps["early_stopping"]]
         lines += ["## DCNv2 to early stopping (test AUC, mean ± std over seeds)\n",
@@ -155,6 +173,7 @@ def main(argv):
     data_dir = prepare_data(suite)
     time_zoo(suite)
     time_fit(suite, data_dir)
+    time_host_ceiling(suite, data_dir)
     train_to_early_stopping(suite, data_dir)
     print(f"wrote {os.path.join(FLAGS.output_dir, 'report.md')}")
 

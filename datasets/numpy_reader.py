@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from datasets.prefetch import ordered_map
 from datasets.schema import load_schema
 from datasets.tfrecord_frames import crc32c_rows, frame_header, masked
 
@@ -56,10 +57,11 @@ class NumpyReader:
         self.process_index, self.process_count = process_index, process_count
         self.shards = [self._open(os.path.join(data_dir, name)) for name in schema["shards"][split]]
         self._shard_starts = np.cumsum([0] + [len(shard) for shard in self.shards])
-        widths = self.layout["field_widths"]
-        self._field_starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.intp)
-        self._shifts = np.concatenate([7 * np.arange(width) for width in widths]).astype(np.uint32)
-        self._ids_columns = slice(self.layout["ids_offset"], self.layout["ids_offset"] + sum(widths))
+        # Byte k of every field's varint: its frame column and the mask of its 7 bits (0 where the field is narrower).
+        widths = np.array(self.layout["field_widths"])
+        starts = self.layout["ids_offset"] + np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.intp)
+        self._byte_columns = [np.where(widths > k, starts + k, starts) for k in range(widths.max())]
+        self._byte_masks = [np.where(widths > k, 0x7F, 0).astype(np.uint8) for k in range(widths.max())]
 
     def _open(self, path: str) -> np.ndarray:
         """One shard as a (rows, frame_bytes) matrix, memory-mapped, after checking every record's frame."""
@@ -112,19 +114,25 @@ class NumpyReader:
         column = np.concatenate([shard[:, self.layout["label_offset"]] for shard in self.shards])
         return column[self.epoch_order(0)].astype(np.float32)[:, None]
 
-    def full_batches(self, skip_batches: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def full_batches(self, skip_batches: int = 0, workers: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Full batches forever: the epochs' orders one after another, cut every `batch_size` rows.
 
         Training reads this: every batch has one shape (one compiled step, and an even split between
         devices), and skipping `skip_batches` resumes the stream exactly where an interrupted run stopped.
+        With `workers` > 0 that many threads decode the next batches ahead of the reader (the same
+        stream, in the same order: `datasets.prefetch.ordered_map`).
         """
+        return ordered_map(self.decode, self.full_batch_rows(skip_batches), workers)
+
+    def full_batch_rows(self, skip_batches: int = 0) -> Iterator[np.ndarray]:
+        """The sorted row indices of every batch of `full_batches` (sorted: the shards are read in order)."""
         epoch, offset = divmod(skip_batches * self.batch_size, self.num_rows)
         pending = self.epoch_order(epoch)[offset:]
         while True:
             while len(pending) < self.batch_size:
                 epoch += 1
                 pending = np.concatenate([pending, self.epoch_order(epoch)])
-            yield self.decode(np.sort(pending[:self.batch_size]))
+            yield np.sort(pending[:self.batch_size])
             pending = pending[self.batch_size:]
 
     def batch_rows(self, order: np.ndarray, batch: int) -> np.ndarray:
@@ -150,8 +158,9 @@ class NumpyReader:
     def decode(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ids int32 (len(rows), N) and labels float32 (len(rows), 1) of the given sorted rows."""
         frames = self.gather(rows)
-        values = (frames[:, self._ids_columns] & 0x7F).astype(np.uint32) << self._shifts
-        ids = np.add.reduceat(values, self._field_starts, axis=1).astype(np.int32)
+        ids = (frames[:, self._byte_columns[0]] & self._byte_masks[0]).astype(np.int32)
+        for k in range(1, len(self._byte_columns)):  # the 7-bit groups do not overlap: OR adds them
+            ids |= (frames[:, self._byte_columns[k]] & self._byte_masks[k]).astype(np.int32) << (7 * k)
         labels = frames[:, self.layout["label_offset"]].astype(np.float32)[:, None]
         return ids, labels
 

@@ -5,6 +5,7 @@
     python tests/run_without_tensorflow.py tests.jax_checks predict MODEL.keras IDS.npz OUT.npz
     python tests/run_without_tensorflow.py tests.jax_checks information_abundance_steps OUT.json
     python tests/run_without_tensorflow.py tests.jax_checks validate CONFIG.json WEIGHTS.h5 OUT.json
+    python tests/run_without_tensorflow.py tests.jax_checks fit_loop DATA_DIR OUT.json
 """
 
 import json
@@ -95,7 +96,40 @@ def information_abundance_steps(out):
                    **{tables_as: every_n_steps_run(tables_as) for tables_as in ("layers", "variables")}}, handle)
 
 
+class StepCounter(keras.callbacks.Callback):
+    """Counts the train steps fit starts (its batch-begin hook runs on the training thread)."""
+
+    def __init__(self):
+        super().__init__()
+        self.started = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.started += 1
+
+
+def fit_loop(data_dir, out):
+    """Whether Keras dispatches `trainers.fit`'s callbacks asynchronously (with and without --async_callbacks), and
+    how many steps a fit runs when batch 5's loss is NaN, with the NaN guard async."""
+    from datasets.schema import load_schema
+    from tests.test_information_abundance_callback import FIELDS, plain_model
+    from trainers.config import FitConfig
+    from trainers.training_callbacks import StopOnNonFiniteLoss, training_callbacks
+
+    model, flags = plain_model(), {}
+    for async_callbacks in (True, False):
+        config = FitConfig(data_dir=data_dir, output_dir=out + ".run", async_callbacks=async_callbacks)
+        callbacks = training_callbacks(config, out + ".run", load_schema(data_dir), 0, 10)
+        flags[str(async_callbacks)] = keras.callbacks.CallbackList(list(callbacks.values()), model=model)._async_train
+    guard, counter = StopOnNonFiniteLoss(), StepCounter()
+    labels = np.zeros((200 * 16, 1), np.float32)
+    labels[5 * 16] = np.nan
+    ids = {name: np.zeros((len(labels), 1), np.int32) for name in FIELDS}
+    model.fit(ids, labels, batch_size=16, shuffle=False, verbose=0, callbacks=[guard, counter])
+    with open(out, "w") as handle:
+        json.dump({"async_train": flags, "diverged": guard.diverged, "steps_started": counter.started}, handle)
+
+
 if __name__ == "__main__":
     assert keras.backend.backend() == "jax"
     {"rows": rows, "step": step, "predict": predict, "validate": validate,
-     "information_abundance_steps": information_abundance_steps}[sys.argv[1]](*sys.argv[2:])
+     "information_abundance_steps": information_abundance_steps, "fit_loop": fit_loop}[sys.argv[1]](*sys.argv[2:])

@@ -141,3 +141,13 @@ def test_bad_flags_give_a_one_line_error_before_any_work(arguments, message, tmp
     assert completed.returncode != 0
     assert message in completed.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_steps_per_execution_is_lowered_to_a_divisor_of_the_steps_per_epoch():
+    from trainers.fit import steps_per_execution
+    from trainers.jax_runtime import JaxRuntime
+    from trainers.tensorflow_runtime import TensorFlowRuntime
+
+    assert [steps_per_execution(FitConfig(steps_per_execution=8), JaxRuntime(), steps) for steps in (16, 12, 7, 3)] \
+        == [8, 6, 7, 3]
+    assert steps_per_execution(FitConfig(), TensorFlowRuntime(), 12) == 1  # recorded TensorFlow runs stay as they were

@@ -1,6 +1,10 @@
 """bench.gpu_suite's report: every measured step as a table, seeds of the early-stopping runs as mean ± std."""
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 
 from bench.gpu_suite import report
 
@@ -21,3 +25,17 @@ def test_report_tables_the_steps_measured_so_far():
     assert f"| dcnv2 | SE | <u>{base}</u> | {se10} |" in text
     assert "| dcnv2 | ME |" in text and "0.81100 (n=1)" in text
     assert "Through trainers.fit" not in text  # a step not measured yet has no section
+
+
+def test_the_host_ceiling_runs_the_fit_loop_both_ways_and_the_report_shows_it(criteo_10k_dir, tmp_path):
+    path = tmp_path / "host.json"
+    completed = subprocess.run([sys.executable, "-m", "bench.host_ceiling", f"--data_dir={criteo_10k_dir}",
+                                "--batch_sizes=256", "--steps=4", "--repeats=1", f"--json={path}"],
+                               capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    (row,) = json.loads(path.read_text())
+    assert row["batch_size"] == 256 and row["examples_per_sec"] > 0 and row["baseline_examples_per_sec"] > 0
+    assert row["ms_per_step"] == round(1000 * 256 / row["examples_per_sec"], 3)
+    assert completed.stdout.splitlines()[-1].startswith("host ceiling: batch 256: ")
+    text = report({"devices": ["cpu:0"], "steps": {"host_ceiling": row}})
+    assert f"{row['examples_per_sec']:,.0f} examples/s ({row['ms_per_step']} ms/step)" in text

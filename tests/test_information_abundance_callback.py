@@ -148,3 +148,13 @@ def test_trainers_analyze_reads_a_plain_keras_models_run(tmp_path):
     assert summary["run"]["fields"][2]["ia"] == pytest.approx(information_abundance(table))
     assert [record["epoch"] for record in summary["epochs"]] == [1, 2]
     assert summary["cross_network"] is None and any(path.endswith("spectra.png") for path in written)
+
+
+def test_every_n_steps_with_steps_per_execution_logs_at_the_first_step_seen_past_each_multiple():
+    """Keras calls the batch hooks at steps 2, 4, ... with steps_per_execution=2 (was: counted as steps 1, 2, ...)."""
+    model, (ids, labels) = plain_model(), batches(rows=128)
+    model.compile(optimizer="adam", loss="binary_crossentropy", steps_per_execution=2)
+    callback = InformationAbundance(every_n_steps=3)
+    model.fit(ids, labels, batch_size=16, epochs=2, verbose=0, callbacks=[callback])  # 8 steps an epoch
+    steps = [(r["epoch"], r.get("step")) for r in callback.records]
+    assert steps == [(1, 4), (1, 6), (1, None), (2, 10), (2, 12), (2, 16), (2, None)]

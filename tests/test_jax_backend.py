@@ -205,3 +205,12 @@ def test_tfds_builders_without_tensorflow_say_what_to_install_instead():
     assert completed.returncode == 1
     assert "the TFDS builders need TensorFlow and tensorflow-datasets" in completed.stderr
     assert "python -m datasets.criteo" in completed.stderr
+
+
+def test_fit_dispatches_its_callbacks_asynchronously_on_jax_and_the_nan_guard_still_stops(jax_data_dir, tmp_path):
+    """Keras runs batch-end hooks off the training thread only when every callback that has one is `async_safe`
+    (keras/src/callbacks/callback_list.py); was: StopOnNonFiniteLoss made every step wait for its loss."""
+    run_without_tensorflow("tests.jax_checks", "fit_loop", jax_data_dir, tmp_path / "loop.json")
+    result = json.loads((tmp_path / "loop.json").read_text())
+    assert result["async_train"] == {"True": True, "False": False}
+    assert result["diverged"] and 6 <= result["steps_started"] <= 6 + 8 + 1  # batch 5 (from 0) is NaN, max_lag 8; of 200

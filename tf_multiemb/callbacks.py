@@ -38,7 +38,10 @@ class InformationAbundance(keras.callbacks.Callback):
             Defaults to `None`.
         log_file: str or os.PathLike, or None. The JSON-lines file to append to; `None` keeps the
             records in `self.records` only. Defaults to `None`.
-        every_n_steps: int or None. Also log every N training steps. Defaults to `None` (epochs only).
+        every_n_steps: int or None. Also log every N training steps. With `steps_per_execution` > 1
+            Keras calls the batch hooks every `steps_per_execution` steps: a record is then written at
+            the first step seen at or after each multiple of N, and its "step" is that step. Without it
+            the callback is `async_safe` (its batch hook only counts). Defaults to `None` (epochs only).
         field_names: list of str or None. Names of a `FieldEmbedding`'s fields; `None` uses
             "field_0", ... Defaults to `None`.
         scalar_writer: callable or None. Called as scalar_writer(tag, value, step) for the mean
@@ -83,7 +86,12 @@ class InformationAbundance(keras.callbacks.Callback):
         self.field_names = field_names
         self.scalar_writer = scalar_writer
         self.records = []
-        self._epoch = self._step = 0
+        self._epoch = self._step = self._epoch_start_step = 0
+
+    @property
+    def async_safe(self) -> bool:
+        """Keras may run the batch hook off the training thread unless it measures the tables every N steps."""
+        return self.every_n_steps is None
 
     def named_tables(self) -> dict:
         """{name: table source} of the tables given, or of the embedding layers found in the model."""
@@ -134,12 +142,13 @@ class InformationAbundance(keras.callbacks.Callback):
         return mean_ia
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self._step += 1
-        if self.every_n_steps and self._step % self.every_n_steps == 0:
+        previous = self._step
+        self._step = max(previous, self._epoch_start_step + batch + 1)  # hooks may run out of order when async
+        if self.every_n_steps and self._step // self.every_n_steps > previous // self.every_n_steps:
             self.log({"epoch": self._epoch + 1, "step": self._step}, self._step)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch = epoch
+        self._epoch, self._epoch_start_step = epoch, self._step
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         mean_ia = self.log({"epoch": epoch + 1}, epoch + 1)
@@ -201,8 +210,10 @@ def _field_name(field: str | int) -> str:
 class ThroughputCallback(keras.callbacks.Callback):
     """Measures training examples per second of every epoch, validation excluded.
 
-    An epoch's rate is taken when its validation pass begins, so `fit` needs validation data
-    for rates to be recorded.
+    An epoch's rate runs from its start to the end of its last train step, as seen by the step's batch-end
+    hook (which Keras calls once the step's logs are on the host, on JAX in a worker thread: the callback is
+    `async_safe`). With `steps_per_execution` > 1 Keras calls that hook every `steps_per_execution` steps,
+    with the index of the last step of the call, which counts them all.
 
     Args:
         batch_size: int. Examples per training batch.
@@ -215,8 +226,7 @@ class ThroughputCallback(keras.callbacks.Callback):
     >>> model.compile(optimizer="adam", loss="binary_crossentropy")
     >>> ids, labels = np.array([[0, 1], [3, 5]] * 4), np.array([[0.0], [1.0]] * 4)
     >>> callback = ThroughputCallback(batch_size=4)
-    >>> _ = model.fit(ids, labels, batch_size=4, epochs=2, validation_data=(ids, labels), verbose=0,
-    ...               callbacks=[callback])
+    >>> _ = model.fit(ids, labels, batch_size=4, epochs=2, verbose=0, callbacks=[callback])
     >>> len(callback.epoch_rates), callback.examples_per_sec() > 0
     (2, True)
 
@@ -224,24 +234,25 @@ class ThroughputCallback(keras.callbacks.Callback):
         Guo et al., ICML 2024, Appendix C.2 (batch size 2048 in the paper's protocol).
     """
 
+    async_safe = True
+
     def __init__(self, batch_size: int) -> None:
         super().__init__()
         self.batch_size = batch_size
         self.epoch_rates = []
-        self._started = None
-        self._batches = 0
+        self._started = self._last_end = None
+        self._steps = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._started = time.perf_counter()
-        self._batches = 0
+        self._started, self._steps, self._last_end = time.perf_counter(), 0, None
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self._batches += 1
+        # Hooks may finish out of order in Keras' worker threads: keep the furthest step and the latest time.
+        self._steps, self._last_end = max(self._steps, batch + 1), max(self._last_end or 0.0, time.perf_counter())
 
-    def on_test_begin(self, logs: dict | None = None) -> None:
-        if self._started is not None:  # the validation pass ends this epoch's training time
-            self.epoch_rates.append(self._batches * self.batch_size / (time.perf_counter() - self._started))
-            self._started = None
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self._steps:  # Keras has run every pending batch hook by now
+            self.epoch_rates.append(self._steps * self.batch_size / (self._last_end - self._started))
 
     def examples_per_sec(self) -> float:
         """The best epoch's rate after the first (which includes tracing), else the first's; 0.0 if none.

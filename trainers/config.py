@@ -24,6 +24,9 @@ class FitConfig:
     steps_per_epoch: int = 0
     seed: int = 0
     deterministic: bool = False
+    input_workers: int = 2
+    steps_per_execution: int = 0
+    async_callbacks: bool = True
     matmul_precision: str = "float32"
     cpu_devices: int = 0
     interaction_arg: tuple = ()
@@ -49,6 +52,12 @@ HELP = {
     "steps_per_epoch": "Train steps per epoch; 0 means one pass over the train split.",
     "seed": "Seed of initialisation, shuffling and dropout.",
     "deterministic": "Enable TensorFlow op determinism (bit-identical CPU runs).",
+    "input_workers": "JAX: threads decoding the next train batches ahead of the training loop (0: on the loop's "
+                     "thread). The batches and their order are the same for every value.",
+    "steps_per_execution": "Train steps run by one compiled call; 0 chooses the backend's default (1 on TensorFlow, 4 "
+                           "on JAX). Lowered to the largest divisor of the steps per epoch.",
+    "async_callbacks": "JAX: run the per-step callbacks (the NaN/Inf check) off the training thread, so that no "
+                       "step waits for the previous one's loss; --noasync_callbacks checks every loss in step.",
     "matmul_precision": "Matrix-multiply precision on GPUs: float32 (default, the paper's), tf32 (TensorFloat-32 "
                         "inputs, float32 accumulation) or bf16 (JAX only). CPUs compute float32 in every case.",
     "cpu_devices": "Split the CPU into this many logical devices for MirroredStrategy (0: no split).",

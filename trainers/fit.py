@@ -95,6 +95,8 @@ def check_run_shape(config: FitConfig) -> None:
         raise ConfigError("--output_dir is required")
     if config.batch_size < 1 or config.epochs < 1:
         raise ConfigError("--batch_size and --epochs must be positive")
+    if config.input_workers < 0 or config.steps_per_execution < 0:
+        raise ConfigError("--input_workers and --steps_per_execution must be 0 or more")
     if config.matmul_precision not in MATMUL_PRECISIONS:
         raise ConfigError(f"--matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
                           f"got {config.matmul_precision!r}")
@@ -105,7 +107,7 @@ def check_run_shape(config: FitConfig) -> None:
                           "every worker reads its own; convert the data with more (--train_shards)")
 
 
-def build_compiled_model(config, schema, synchronized_batch_norm: bool):
+def build_compiled_model(config, schema, synchronized_batch_norm: bool, steps_per_execution: int = 1):
     import keras
 
     import tf_multiemb
@@ -122,8 +124,16 @@ def build_compiled_model(config, schema, synchronized_batch_norm: bool):
         loss="binary_crossentropy",
         weighted_metrics=[keras.metrics.AUC(num_thresholds=2000, name="auc"),
                           keras.metrics.BinaryCrossentropy(name="logloss")],
+        steps_per_execution=steps_per_execution,
     )
     return model
+
+
+def steps_per_execution(config: FitConfig, runtime, steps_per_epoch: int) -> int:
+    """Train steps per compiled call: the flag, else the runtime's default, lowered to the largest divisor of
+    `steps_per_epoch` (an epoch, and so a resumed run's skipped batches, stays a whole number of calls)."""
+    requested = min(config.steps_per_execution or runtime.default_steps_per_execution, steps_per_epoch)
+    return max(steps for steps in range(1, requested + 1) if steps_per_epoch % steps == 0)
 
 
 def evaluate(model, runtime, batches) -> tuple[float, float]:
@@ -173,7 +183,8 @@ def fit_model(run: TrainingRun) -> None:
     steps_per_epoch = config.steps_per_epoch or math.ceil(run.schema["rows"]["train"] / config.batch_size)
     train_data = runtime.train_batches(config, run.strategy, run.resumed_epochs * steps_per_epoch)
     with run.strategy.scope():
-        run.model = build_compiled_model(config, run.schema, runtime.synchronized_batch_norm(run.strategy))
+        run.model = build_compiled_model(config, run.schema, runtime.synchronized_batch_norm(run.strategy),
+                                         steps_per_execution(config, runtime, steps_per_epoch))
     runtime.prepare_model(run.model, run.strategy, run.resumed_epochs)
     run.callbacks = training_callbacks(config, run.run_dir, run.schema, run.resumed_epochs, steps_per_epoch)
     # A run killed after its early-stopping epoch's backup trains no further epoch (fit only restores and checks).
@@ -243,11 +254,14 @@ def train_in_locked_directory(config: FitConfig) -> dict:
 
 
 def main(argv):
+    from datasets.numpy_reader import CorruptShardError  # numpy: not imported for --help
+
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {argv[1:]}")
     try:
         results = train(config_from_flags())
-    except (ConfigError, FloatingPointError, WorkerMismatchError, RunDirectoryBusy, ResumeError) as error:
+    except (ConfigError, FloatingPointError, WorkerMismatchError, RunDirectoryBusy, ResumeError,
+            CorruptShardError) as error:
         sys.exit(f"error: {error}")
     print(json.dumps({key: results[key] for key in (
         "model", "embedding", "scale", "test_auc", "test_logloss", "best_val_auc", "epochs", "mean_ia",

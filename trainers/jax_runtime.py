@@ -11,6 +11,7 @@ from trainers.distribution import cluster_size
 from trainers.placement import Placement
 
 
+JAX_STEPS_PER_EXECUTION = 4  # measured: docs/performance.md, "Feeding the device"
 JAX_MATMUL_PRECISION = {"float32": "highest", "tf32": "tensorfloat32", "bf16": "bfloat16"}
 
 
@@ -46,6 +47,8 @@ class ReaderBatches(keras.utils.PyDataset):
 
 class JaxRuntime:
     """Numpy-reader batches and DataParallel over all local accelerators (see trainers/runtime.py)."""
+
+    default_steps_per_execution = JAX_STEPS_PER_EXECUTION
 
     def placement(self, config) -> Placement:
         """DataParallel over the local devices (the MirroredStrategy analogue); one device: no distribution."""
@@ -84,7 +87,7 @@ class JaxRuntime:
         """Full batches of the train split's epochs (a new seeded permutation each), after the skipped steps."""
         reader = NumpyReader(config.data_dir, "train", config.batch_size, shuffle=True, seed=config.seed,
                              process_index=jax.process_index(), process_count=jax.process_count())
-        return reader.full_batches(skip_batches=skipped_steps)
+        return reader.full_batches(skip_batches=skipped_steps, workers=config.input_workers)
 
     def batches(self, config, split: str) -> ReaderBatches:
         return ReaderBatches(NumpyReader(config.data_dir, split, config.batch_size))

@@ -9,6 +9,8 @@ from trainers.distribution import adapt_to_multi_worker, check_same_resume_epoch
 class TensorFlowRuntime:
     """tf.data batches and tf.distribute placement (see trainers/runtime.py for the seam)."""
 
+    default_steps_per_execution = 1  # recorded TensorFlow runs train one step per call
+
     def placement(self, config):
         return make_strategy(config.cpu_devices)
 

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import threading
 
 import keras
 
@@ -55,23 +56,52 @@ class DropoutReseed(keras.callbacks.Callback):
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stops at the first NaN/Inf batch loss and withholds that epoch's val_* metrics from later callbacks."""
+    """Stops at the first NaN/Inf batch loss and withholds that epoch's val_* metrics from later callbacks.
 
-    def __init__(self):
+    With `async_safe` (JAX: Keras then runs the batch-end hooks in a worker thread, where it converts the
+    step's loss to a float) the check never makes the training thread wait for the step it just dispatched;
+    it waits only when the checks fall more than `max_lag` calls behind, so training stops at most
+    `max_lag` + 1 calls after the bad step. The logged loss is the epoch's running mean, which stays
+    non-finite once a batch loss was (a binary cross-entropy is never -Inf), so a late check still catches it,
+    and Keras runs every pending hook before `on_epoch_end`.
+
+    Args:
+        async_safe: whether Keras may run the batch-end hook off the training thread.
+        max_lag: train calls the training thread may run ahead of the checks.
+    """
+
+    def __init__(self, async_safe: bool = True, max_lag: int = 8):
         super().__init__()
+        self.async_safe, self.max_lag = async_safe, max_lag
         self.diverged = False
         self.diverged_epoch = None  # counted from 1
+        self._checks = threading.Condition()
+        self._started = self._checked = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = self._checked = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._started += 1
+        with self._checks:
+            # the timeout only keeps a hook that raised (Keras re-raises it at the next dispatch) from hanging fit
+            self._checks.wait_for(lambda: self._checked >= self._started - 1 - self.max_lag, timeout=60)
 
     def on_train_batch_end(self, batch, logs=None):
-        if logs and not math.isfinite(float(logs["loss"])):
-            self.diverged = self.model.stop_training = True
+        try:
+            if logs and not math.isfinite(float(logs["loss"])):
+                self.diverged = True
+                self._model.stop_training = True  # not self.model: on JAX that reattaches the state mid-epoch
+        finally:
+            with self._checks:
+                self._checked += 1
+                self._checks.notify_all()
 
     def on_epoch_end(self, epoch, logs=None):
         if self.diverged:
             self.diverged_epoch = epoch + 1
             for key in [key for key in logs or {} if key.startswith("val_")]:
                 del logs[key]
-
 
 class FiniteInformationAbundance(InformationAbundance):
     """The IA callback, skipped once `guard` has seen the loss diverge (IA of NaN embeddings means nothing)."""
@@ -169,6 +199,8 @@ class VerifiedBackupAndRestore(keras.callbacks.BackupAndRestore):
     steps, and the previous epoch's copy (`*.bkp`) replaces the weights if it has run exactly that many.
     """
 
+    async_safe = True  # save_freq="epoch": Keras' batch-end hook only returns
+
     def __init__(self, backup_dir: str, resumed_epochs: int, steps_per_epoch: int, guard: StopOnNonFiniteLoss):
         super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True)
         self.resumed_epochs, self.steps_per_epoch, self.guard = resumed_epochs, steps_per_epoch, guard
@@ -210,7 +242,24 @@ def tensorboard_callbacks(run_dir: str) -> tuple:
         print("TensorBoard logs skipped: TensorFlow is not installed (epochs.csv and information_abundance.jsonl "
               "are written)")
         return None, None
-    return tensorboard_scalar_writer(run_dir), keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"))
+    return tensorboard_scalar_writer(run_dir), EpochTensorBoard(os.path.join(run_dir, "tensorboard"))
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """keras.callbacks.TensorBoard with its defaults (update_freq="epoch", no profiling), marked `async_safe`.
+
+    With those defaults its batch hooks write nothing per step (no writer is made the default) but the train
+    graph of a TensorFlow tf.function, once: reading `self.model` for it would reattach the JAX state from
+    Keras' worker thread mid-step, and a jitted JAX function has no graph, so it is skipped on JAX. The
+    TensorFlow backend never dispatches callbacks asynchronously, so it is left as it was there.
+    """
+
+    async_safe = True
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if keras.backend.backend() == "jax":
+            self._should_write_train_graph = False
 
 
 def tensorboard_scalar_writer(run_dir: str):
@@ -232,7 +281,7 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int, 
     from datasets.schema import field_names
 
     history_aucs = [row["val_auc"] for row in read_epoch_log(os.path.join(run_dir, "epochs.csv"))]
-    nonfinite = StopOnNonFiniteLoss()
+    nonfinite = StopOnNonFiniteLoss(async_safe=config.async_callbacks)
     scalar_writer, tensorboard = tensorboard_callbacks(run_dir)
     return {
         "throughput": ThroughputCallback(config.batch_size),
