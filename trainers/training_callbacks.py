@@ -103,6 +103,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             for key in [key for key in logs or {} if key.startswith("val_")]:
                 del logs[key]
 
+
 class FiniteInformationAbundance(InformationAbundance):
     """The IA callback, skipped once `guard` has seen the loss diverge (IA of NaN embeddings means nothing)."""
 
