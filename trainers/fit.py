@@ -14,9 +14,9 @@ Fault tolerance: keras.callbacks.BackupAndRestore keeps the last finished epoch 
 the same command after a crash resumes there, once its logs, backup and best checkpoint are matched
 (trainers/run_records.py `resume_point`, trainers/training_callbacks.py) or refused with a one-line
 ResumeError. The train stream is one seeded sequence from which a resumed run skips the batches already
-consumed, and every dropout layer is reseeded from (seed, layer, epoch), so a resumed run ends with the same metrics as an
-uninterrupted one. A NaN/Inf loss stops training with an error; that epoch is neither the best checkpoint
-nor backed up.
+consumed, and every dropout layer is reseeded from (seed, layer, epoch), so a resumed run ends with the
+same metrics as an uninterrupted one. A NaN/Inf loss stops training with an error; that epoch is neither
+the best checkpoint nor backed up.
 
 Multi-worker training: when TF_CONFIG names several tasks, every worker runs the same command under
 MultiWorkerMirroredStrategy; each reads its own train shard files (`train_stream`). The chief (the "chief" task,
