@@ -30,7 +30,7 @@ def main(argv):
     del argv
     started = time.time()
     runs = quickstart.job_runs(FLAGS.model, FLAGS.scale)
-    _, data_dir = quickstart.prepare_data(FLAGS.workdir, FLAGS.rows, FLAGS.seed)
+    _, data_dir = quickstart.prepare_data(FLAGS.workdir, FLAGS.rows, FLAGS.seed, quickstart.DATA_TEACHER)
     results = quickstart.train_runs(runs, quickstart.fit_settings(data_dir), os.path.join(FLAGS.workdir, "runs"))
     print("| rows | batch | model | scale | patience | lr | seed | base (best/epochs) | SE | ME | ME - SE | "
           "SE - base | wall | load |")

@@ -42,7 +42,13 @@ AVAZU_FULL_MAX = 1610000
 AVAZU_HOURS = [f"1410{day:02d}{hour:02d}" for day in range(21, 31) for hour in range(24)]
 
 
-TEACHERS = ("separate_subspaces", "shared_subspace", "random_fm")
+# Each teacher's name and what it plants, in a few words (docs/data.md has the whole story).
+TEACHER_SUMMARIES = {
+    "separate_subspaces": "pairwise patterns planted in separate latent subspaces",
+    "shared_subspace": "the same patterns planted in one shared latent subspace",
+    "random_fm": "a randomly initialised FM, no planted pattern",
+}
+TEACHERS = tuple(TEACHER_SUMMARIES)
 
 
 def unit_product_std(terms: int, spread: float) -> float:

@@ -60,6 +60,7 @@ def test_reading_sentence_follows_the_printed_numbers(job):
     [sentence] = [line for line in stdout.splitlines() if line.startswith("Reading: ")]
     assert sentence.startswith(f"Reading: {quickstart.gain_text('dnn SE 10x', se - base)} and "
                                f"{quickstart.gain_text('dnn ME 10x', me - base)}")
+    assert "Data: synthetic, teacher separate_subspaces (pairwise patterns planted in separate latent" in sentence
 
 
 def test_epoch_cap_note_names_exactly_the_runs_stopped_while_improving(job):
@@ -112,5 +113,6 @@ NOT_SHOWN = ("this run does not show the paper's finding that multi-embedding ga
 ])
 def test_reading_of_each_outcome(aucs, se_text, me_text, verdict):
     expected = (f"Reading: dnn SE 10x {se_text} test AUC over the base and dnn ME 10x {me_text} test AUC over the base "
-                f"(a gain below 0.002 counts as none): {verdict}.")
-    assert quickstart.reading(results(*aucs), quickstart.job_runs("dnn", 10)) == expected
+                f"(a gain below 0.002 counts as none): {verdict}. Data: synthetic, teacher random_fm (a randomly "
+                "initialised FM, no planted pattern; others: docs/data.md).")
+    assert quickstart.reading(results(*aucs), quickstart.job_runs("dnn", 10), "random_fm") == expected

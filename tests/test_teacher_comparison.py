@@ -16,7 +16,7 @@ def shard_bytes(data_dir, schema):
 
 def test_default_teacher_data_is_the_main_jobs(tmp_path):
     """Same rows, seed, field sizes, min-count and split as trainers.quickstart.prepare_data: the same shards."""
-    _, main_dir = quickstart.prepare_data(str(tmp_path / "main"), 3000, 1)
+    _, main_dir = quickstart.prepare_data(str(tmp_path / "main"), 3000, 1, quickstart.DATA_TEACHER)
     schema = synthetic.write_tfrecord_dir(str(tmp_path / "bench"), 3000, 1, teacher_comparison.MAX_CARDINALITY,
                                           teacher_comparison.MIN_COUNT, split_seed=teacher_comparison.SPLIT_SEED)
     main_schema = json.loads((tmp_path / "main" / "data" / "schema.json").read_text())
