@@ -44,7 +44,7 @@ from datasets.tfrecord_frames import framed
 from datasets.tokens import categorical_token, numeric_token
 from datasets.value_counting import ValueCounter, build_vocabulary, raw_lookup
 
-SIDE_INPUT_MAX_TOKENS = 2_000_000  # about 150 MB of Python strings and Arrow lookup per field in a worker
+SIDE_INPUT_MAX_TOKENS = 1_000_000  # about 160 MB per field in a worker: the token list and its Arrow lookup
 SUMMARY_FILE = "beam-summary.pickle"  # what the pipeline tells the launcher; removed before publishing
 DEFAULT_RUNNER = "FnApiRunner"  # local and in-process; the DirectRunner may fetch the Prism binary at run time
 

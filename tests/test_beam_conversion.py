@@ -20,7 +20,7 @@ from tests.sample_data import sample_file
 
 from datasets import criteo, raw_parsing
 from datasets.avazu import AvazuFormat
-from datasets.beam_conversion import convert_with_beam
+from datasets.beam_conversion import SIDE_INPUT_MAX_TOKENS, convert_with_beam
 from datasets.conversion import ConversionError, convert
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,7 +89,7 @@ def assert_same_output(local_dir, beam_dir, schema):
 
 def both_converters(raw_format, path, tmp_path, min_count, **options):
     """(in-process output dir, Beam output dir, in-process schema) of one input."""
-    side_input_max_tokens = options.pop("side_input_max_tokens", 2_000_000)
+    side_input_max_tokens = options.pop("side_input_max_tokens", SIDE_INPUT_MAX_TOKENS)
     schema = convert(raw_format, path, str(tmp_path / "local"), min_count, **options)
     convert_with_beam(raw_format, path, str(tmp_path / "beam"), min_count, **options, pipeline=fn_api_pipeline(),
                       side_input_max_tokens=side_input_max_tokens)
@@ -97,7 +97,7 @@ def both_converters(raw_format, path, tmp_path, min_count, **options):
 
 
 @pytest.mark.parametrize("raw_format, sample, min_count, side_input_max_tokens, joined", [
-    (criteo.TSV, "criteo/train-10k.txt", 10, 2_000_000, "none"),
+    (criteo.TSV, "criteo/train-10k.txt", 10, SIDE_INPUT_MAX_TOKENS, "none"),
     (criteo.CSV, "criteo/kaggle-random-4584.csv", 2, 0, "all"),
     (AvazuFormat(hour_features=True), "avazu/train-10k.csv", 4, 0, "all"),
     (AvazuFormat(), "avazu/train-10k.csv", 1, 500, "some"),
