@@ -26,7 +26,6 @@ output are paths on a filesystem that every worker sees.
 import os
 import pickle
 import shlex
-import shutil
 import time
 
 import apache_beam as beam
@@ -35,8 +34,8 @@ import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from datasets.conversion import (ConversionError, check_error_budget, check_input, check_output, conversion_schema,
-                                 counted_blocks, example_layout, prepare_staging, publish, shard_names,
-                                 shard_targets, split_assignment, vocabulary_widths, write_vocabulary)
+                                 counted_blocks, example_layout, shard_names, shard_targets, split_assignment,
+                                 staged, vocabulary_widths, write_vocabulary)
 from datasets.example_encoding import column_ids
 from datasets.raw_parsing import BadRowReport, byte_ranges
 from datasets.schema import SPLITS, write_schema
@@ -268,8 +267,7 @@ def convert_with_beam(raw_format, input_path, output_dir, min_count, max_bad_fra
     check_input(input_path)
     check_output(output_dir, overwrite)
     started = time.time()
-    staging = prepare_staging(output_dir)
-    try:
+    with staged(output_dir) as staging:
         pipeline = pipeline or new_pipeline()
         build_pipeline(pipeline, raw_format, input_path, staging, min_count, max_bad_fraction, seed, train_shards,
                        side_input_max_tokens)
@@ -284,8 +282,4 @@ def convert_with_beam(raw_format, input_path, output_dir, min_count, max_bad_fra
                                    summary["bad_rows"], shard_names(train_shards), summary["lines"],
                                    time.time() - started)
         write_schema(schema, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    publish(staging, output_dir)
     return schema

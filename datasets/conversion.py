@@ -21,6 +21,7 @@ raw_parsing (reading and validating lines), value_counting (counts, vocabularies
 example_encoding (tf.Example bytes) and worker_pool (`run_parallel` and the state shared with workers).
 """
 
+import contextlib
 import os
 import pickle
 import shutil
@@ -259,6 +260,19 @@ def publish(staging, output_dir):
     os.replace(staging, output_dir)
 
 
+@contextlib.contextmanager
+def staged(output_dir):
+    """A fresh staging directory beside `output_dir`: renamed into place when the block completes, deleted
+    when it raises (atomic publish)."""
+    staging = prepare_staging(output_dir)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    publish(staging, output_dir)
+
+
 def convert(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.001, seed=0, train_shards=8,
             overwrite=False, workers=None):
     """Runs both passes and publishes `output_dir`; returns the schema dict."""
@@ -266,36 +280,32 @@ def convert(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.00
     check_output(output_dir, overwrite)
     workers = workers or os.cpu_count() or 1
     started = time.time()
-    staging = prepare_staging(output_dir)
-    try:
-        counters, bad_rows, ranges, lines, good = count_pass(raw_format, input_path, workers, staging)
-        num_rows, total_lines = sum(good), sum(lines)
-        check_error_budget(raw_format, input_path, num_rows, total_lines, bad_rows, max_bad_fraction)
-        vocabularies, lookups = vocabularies_and_lookups(raw_format, counters, min_count)
-        del counters
-        assignment = split_assignment(num_rows, seed)
-        names = shard_names(train_shards)
-        row_offsets = np.cumsum([0] + good[:-1])
-        tasks = [(index, int(offset), np.bincount(assignment[:offset], minlength=3).tolist())
-                 for index, offset in enumerate(row_offsets)]
-        sizes = [len(vocabulary) for vocabulary in vocabularies]
-        _JOB.update(lookups=lookups, assignment=assignment, staging=staging,
-                    shard_names=[names[split] for split in SPLITS], widths=vocabulary_widths(sizes),
-                    layout=example_layout(raw_format))
-        run_parallel(_write_range, tasks, num_rows, "pass 2/2 writing", workers, unit="rows")
-        for split_names in names.values():
-            for name in split_names:
-                join_parts(staging, name, len(tasks))
-        for (name, _), vocabulary in zip(raw_format.fields, vocabularies):
-            write_vocabulary(staging, name, vocabulary)
-        schema = conversion_schema(raw_format, input_path, min_count, seed, sizes,
-                                   np.bincount(assignment, minlength=3), bad_rows, names, total_lines,
-                                   time.time() - started)
-        write_schema(schema, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        _JOB.clear()
-    publish(staging, output_dir)
+    with staged(output_dir) as staging:
+        try:
+            counters, bad_rows, ranges, lines, good = count_pass(raw_format, input_path, workers, staging)
+            num_rows, total_lines = sum(good), sum(lines)
+            check_error_budget(raw_format, input_path, num_rows, total_lines, bad_rows, max_bad_fraction)
+            vocabularies, lookups = vocabularies_and_lookups(raw_format, counters, min_count)
+            del counters
+            assignment = split_assignment(num_rows, seed)
+            names = shard_names(train_shards)
+            row_offsets = np.cumsum([0] + good[:-1])
+            tasks = [(index, int(offset), np.bincount(assignment[:offset], minlength=3).tolist())
+                     for index, offset in enumerate(row_offsets)]
+            sizes = [len(vocabulary) for vocabulary in vocabularies]
+            _JOB.update(lookups=lookups, assignment=assignment, staging=staging,
+                        shard_names=[names[split] for split in SPLITS], widths=vocabulary_widths(sizes),
+                        layout=example_layout(raw_format))
+            run_parallel(_write_range, tasks, num_rows, "pass 2/2 writing", workers, unit="rows")
+            for split_names in names.values():
+                for name in split_names:
+                    join_parts(staging, name, len(tasks))
+            for (name, _), vocabulary in zip(raw_format.fields, vocabularies):
+                write_vocabulary(staging, name, vocabulary)
+            schema = conversion_schema(raw_format, input_path, min_count, seed, sizes,
+                                       np.bincount(assignment, minlength=3), bad_rows, names, total_lines,
+                                       time.time() - started)
+            write_schema(schema, staging)
+        finally:
+            _JOB.clear()
     return schema
