@@ -17,7 +17,7 @@ value) a block holds is matched with the vocabulary's (raw value, id) pairs by C
 ids go back to their block by a second CoGroupByKey on the block's key.
 
 The output equals the in-process converter's: the same vocabulary files, the same schema.json but for
-`conversion_seconds` and `source.path`, and per shard the same records, in another order. The launcher
+`conversion_seconds`, and per shard the same records, in another order. The launcher
 stages the output beside its final name, reads the pipeline's summary, raises the in-process converter's
 ConversionError when the error budget is exceeded, and publishes only a finished directory. Input and
 output are paths on a filesystem that every worker sees.
@@ -37,7 +37,7 @@ from datasets.conversion import (ConversionError, check_error_budget, check_inpu
                                  counted_blocks, example_layout, shard_names, shard_targets, split_assignment,
                                  staged, vocabulary_widths, write_vocabulary)
 from datasets.example_encoding import column_ids
-from datasets.raw_parsing import BadRowReport, byte_ranges
+from datasets.raw_parsing import BadRowReport, DelimitedFormat, byte_ranges
 from datasets.schema import SPLITS, write_schema
 from datasets.tfrecord_frames import framed
 from datasets.tokens import categorical_token, numeric_token
@@ -159,9 +159,6 @@ class _EncodeBlock(beam.DoFn):
         self.raw_format, self.shard_counts = raw_format, shard_counts
         self.lookups = {}  # categorical side-input lookups, built once per worker
 
-    def setup(self):
-        self.lookups = {}
-
     def process(self, keyed_group, vocabularies, sizes):
         _, group = keyed_group
         if not group["splits"]:  # the error budget was exceeded: nothing is encoded
@@ -198,8 +195,9 @@ def _write_shard(keyed_frames, staging, names):
             handle.write(chunk)
 
 
-def build_pipeline(pipeline, raw_format, input_path, staging, min_count, max_bad_fraction, seed, train_shards,
-                   side_input_max_tokens):
+def build_pipeline(pipeline: beam.Pipeline, raw_format: DelimitedFormat, input_path: str, staging: str,
+                   min_count: int, max_bad_fraction: float, seed: int, train_shards: int,
+                   side_input_max_tokens: int) -> None:
     """Adds the conversion's transforms to `pipeline`; running it fills `staging` (less schema.json)."""
     fields = len(raw_format.fields)
     names = shard_names(train_shards)
@@ -240,8 +238,10 @@ def build_pipeline(pipeline, raw_format, input_path, staging, min_count, max_bad
          | "write shards" >> beam.Map(_write_shard, staging, flat_names))
 
 
-def convert_with_beam(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.001, seed=0,
-                      train_shards=8, overwrite=False, pipeline=None, side_input_max_tokens=SIDE_INPUT_MAX_TOKENS):
+def convert_with_beam(raw_format: DelimitedFormat, input_path: str, output_dir: str, min_count: int,
+                      max_bad_fraction: float = 0.001, seed: int = 0, train_shards: int = 8, overwrite: bool = False,
+                      pipeline: "beam.Pipeline | None" = None,
+                      side_input_max_tokens: int = SIDE_INPUT_MAX_TOKENS) -> dict:
     """datasets.conversion.convert as a Beam pipeline; returns the schema dict.
 
     Args:

@@ -1,6 +1,7 @@
 """Criteo Display Advertising Challenge (Kaggle) -> TFRecords, and raw rows for prediction.
 
     python -m datasets.criteo --input=train.txt --output_dir=data/criteo
+    python -m datasets.criteo --input=train.txt --output_dir=data/criteo --runner=beam   # on Apache Beam
 
 Accepted inputs (plain or gzip): Kaggle `train.txt` (tab-separated `label, I1..I13, C1..C26`, no header),
 the CSV variant with header `Id,Label,I1..I13,C1..C26`, and, for `raw_rows` only, the unlabelled

@@ -24,6 +24,10 @@ from datasets.beam_conversion import SIDE_INPUT_MAX_TOKENS, convert_with_beam
 from datasets.conversion import ConversionError, convert
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TENSORFLOW_PROBE = ("import atexit, runpy, sys\n"
+                    "atexit.register(lambda: print('tensorflow imported:', 'tensorflow' in sys.modules, file=sys.stderr))\n"
+                    "module, sys.argv = sys.argv[1], ['-m', *sys.argv[2:]]\n"
+                    "runpy.run_module(module, run_name='__main__')\n")
 SMALL_BLOCKS = 1 << 16  # byte ranges of 64 KiB: the 10k-row samples make 20 to 40 ranges, bad rows in several
 
 
@@ -153,16 +157,16 @@ def test_an_exceeded_error_budget_fails_as_in_process_and_writes_nothing(small_r
     assert os.listdir(tmp_path) == ["bad.txt"]
 
 
-def test_the_cli_runs_the_pipeline_locally_without_downloading(tmp_path):
+def test_the_cli_runs_the_pipeline_locally_without_downloading_or_tensorflow(tmp_path):
     """`--runner=beam` with no Beam options: the FnApiRunner, with every download sent to a closed port."""
     sample = sample_file("avazu/sample-100.csv")
     closed = "http://127.0.0.1:9"
     env = dict(os.environ, HTTP_PROXY=closed, HTTPS_PROXY=closed, http_proxy=closed, https_proxy=closed,
                NO_PROXY="", no_proxy="")
-    result = subprocess.run([sys.executable, "-m", "datasets.avazu", "--runner=beam", f"--input={sample}",
-                             f"--output_dir={tmp_path / 'beam'}", "--min_count=1", "--train_shards=1"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", TENSORFLOW_PROBE, "datasets.avazu", "--runner=beam",
+                             f"--input={sample}", f"--output_dir={tmp_path / 'beam'}", "--min_count=1",
+                             "--train_shards=1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "wrote" in result.stdout
+    assert "wrote" in result.stdout and result.stderr.splitlines()[-1] == "tensorflow imported: False"
     schema = convert(AvazuFormat(), sample, str(tmp_path / "local"), 1, train_shards=1)
     assert_same_output(str(tmp_path / "local"), str(tmp_path / "beam"), schema)
