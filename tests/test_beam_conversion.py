@@ -171,3 +171,15 @@ def test_the_cli_runs_the_pipeline_locally_without_downloading_or_tensorflow(tmp
     assert "wrote" in result.stdout and result.stderr.splitlines()[-1] == "tensorflow imported: False"
     schema = convert(AvazuFormat(), sample, str(tmp_path / "local"), 1, train_shards=1)
     assert_same_output(str(tmp_path / "local"), str(tmp_path / "beam"), schema)
+
+
+def test_without_apache_beam_the_cli_says_what_to_install(tmp_path):
+    hide_beam = "import runpy, sys\nsys.modules['apache_beam'] = None\nsys.argv[0] = '-m'\n" \
+                "runpy.run_module('datasets.criteo', run_name='__main__')\n"
+    result = subprocess.run([sys.executable, "-c", hide_beam, "--runner=beam",
+                             f"--input={sample_file('criteo/train-10k.txt')}", f"--output_dir={tmp_path / 'out'}"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "error: --runner=beam needs the [beam] extra (pip install -e '.[beam]')")
+    assert os.listdir(tmp_path) == []
