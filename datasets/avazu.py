@@ -1,6 +1,7 @@
 """Avazu CTR prediction (Kaggle train.csv) -> TFRecords.
 
     python -m datasets.avazu --input=train.csv --output_dir=data/avazu [--hour_features]
+    python -m datasets.avazu --input=train.csv --output_dir=data/avazu --runner=beam   # on Apache Beam
 
 Rows are `id,click,hour,C1,banner_pos,...,C21` with a header, CRLF or LF line endings, plain or gzip
 (export.predict also reads Kaggle's test.csv, the same without `click`). As in the paper's code

@@ -21,6 +21,7 @@ raw_parsing (reading and validating lines), value_counting (counts, vocabularies
 example_encoding (tf.Example bytes) and worker_pool (`run_parallel` and the state shared with workers).
 """
 
+import contextlib
 import os
 import pickle
 import shutil
@@ -54,8 +55,84 @@ def split_assignment(num_rows, seed):
     return assignment
 
 
+def shard_targets(splits, positions, shard_counts):
+    """Shard file of each row (numbered over all splits' shards in SPLITS order): row r of a split goes to
+    shard r % count. `splits` holds the rows' 0/1/2; `positions` (rows of each split so far) is advanced."""
+    first_file = np.cumsum([0] + list(shard_counts[:-1]))
+    target = np.empty(len(splits), dtype=np.int64)
+    for split, count in enumerate(shard_counts):
+        mask = splits == split
+        target[mask] = first_file[split] + (positions[split] + np.arange(mask.sum())) % count
+        positions[split] += mask.sum()
+    return target
+
+
+def shard_names(train_shards):
+    """{split: [shard file names]}: train_shards train shards, train_shards // 8 (at least 1) for val and test."""
+    counts = {"train": train_shards, "val": max(1, train_shards // 8), "test": max(1, train_shards // 8)}
+    return {split: [f"{split}-{i:05d}-of-{n:05d}.tfrecord" for i in range(n)] for split, n in counts.items()}
+
+
+def example_layout(raw_format):
+    """The record layout of a format's rows (every id a varint of at most 5 bytes)."""
+    return ExampleLayout(5 * len(raw_format.fields))
+
+
+def vocabulary_widths(vocabulary_sizes):
+    """Bytes of each field's padded varint id: enough for the largest id, the vocabulary's size."""
+    return [varint_width(size) for size in vocabulary_sizes]
+
+
+def vocabulary_file(name):
+    """A field's vocabulary file, relative to the output directory."""
+    return os.path.join("vocab", f"{name}.txt")
+
+
+def write_vocabulary(staging, name, vocabulary):
+    """Writes vocab/<name>.txt under `staging`: one token a line, the token of id 1 first."""
+    with open(os.path.join(staging, vocabulary_file(name)), "w", encoding="utf-8") as handle:
+        handle.writelines(token + "\n" for token in vocabulary)
+
+
+def conversion_schema(raw_format, input_path, min_count, seed, vocabulary_sizes, split_counts, bad_rows, names,
+                      total_lines, seconds):
+    """The schema.json dict of a conversion (vocabulary files at vocab/<field>.txt, `names` from shard_names)."""
+    fields = [{"name": name, "kind": kind, "cardinality": size + 1, "vocabulary": vocabulary_file(name)}
+              for (name, kind), size in zip(raw_format.fields, vocabulary_sizes)]
+    return {
+        "format": raw_format.name,
+        "label": "label",
+        "fields": fields,
+        "oov_id": OOV_ID,
+        "missing_token": MISSING_TOKEN,
+        "numeric_transform": "v > 2: floor(ln(v)^2); else v - 2 (paper code)",
+        "min_count": min_count,
+        "split": {"rule": "seeded random permutation of the good rows", "fractions": list(SPLIT_FRACTIONS),
+                  "seed": seed},
+        "rows": {split: int(count) for split, count in zip(SPLITS, split_counts)},
+        "bad_rows": bad_rows.as_dict(),
+        "shards": names,
+        "record_layout": example_layout(raw_format).frame_layout(vocabulary_widths(vocabulary_sizes)),
+        "source": {"path": os.path.abspath(input_path), "lines": total_lines},
+        "conversion_seconds": round(seconds, 2),
+    }
+
+
 def spill_path(index):
     return os.path.join(_JOB["spill_dir"], f"range{index:05d}.pickle")
+
+
+def counted_blocks(raw_format, path, start, end, counters, bad_rows):
+    """Parses the blocks of one byte range: adds each block's raw-value counts to `counters` (one
+    ValueCounter per field) and its bad lines to `bad_rows`, and yields, per block, (lines of the range
+    so far, block bytes, int labels of the good rows, per field (distinct raw values, each row's index))."""
+    valid_numbers = [set() for _ in raw_format.fields]
+    for line, at_start, data in numbered_blocks(path, start, end):
+        labels, columns = raw_format.arrow_block(data, line, bad_rows, valid_numbers, at_start)
+        encoded = [dictionary_encoded(column) for column in columns]
+        for counter, (values, counts, _) in zip(counters, encoded):
+            counter.add(values, counts)
+        yield line - 1 + count_lines(data), len(data), labels, [(values, rows) for values, _, rows in encoded]
 
 
 def _count_range(task):
@@ -68,21 +145,15 @@ def _count_range(task):
     raw_format = _JOB["format"]
     counters = [ValueCounter() for _ in raw_format.fields]
     bad_rows = BadRowReport()
-    valid_numbers = [set() for _ in raw_format.fields]
     lines, good = 0, 0
     spill = open(spill_path(index), "wb") if _JOB.get("spill_dir") else None
     try:
-        for line, at_start, data in numbered_blocks(_JOB["path"], start, end):
-            labels, columns = raw_format.arrow_block(data, line, bad_rows, valid_numbers, at_start)
-            encoded = [dictionary_encoded(column) for column in columns]
-            for counter, (values, counts, _) in zip(counters, encoded):
-                counter.add(values, counts)
+        for lines, num_bytes, labels, encoded in counted_blocks(raw_format, _JOB["path"], start, end, counters,
+                                                                bad_rows):
             if spill and len(labels):
-                pickle.dump((labels.astype(np.int8), [(values, rows) for values, _, rows in encoded]), spill,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump((labels.astype(np.int8), encoded), spill, protocol=pickle.HIGHEST_PROTOCOL)
             good += len(labels)
-            lines = line - 1 + count_lines(data)
-            _tick(len(data), len(labels))
+            _tick(num_bytes, len(labels))
             return_freed_memory()
     finally:
         if spill:
@@ -104,19 +175,13 @@ def _write_range(task):
     shard_counts = [len(names) for names in _JOB["shard_names"]]
     files = [open(os.path.join(_JOB["staging"], f"{name}.part{index:05d}"), "wb")
              for names in _JOB["shard_names"] for name in names]
-    first_file = np.cumsum([0] + shard_counts[:-1])
     positions = np.asarray(split_positions, dtype=np.int64)
     try:
         for labels, encoded in spilled_blocks(index):
             ids = np.stack([column_ids(values, lookup)[rows] for (values, rows), lookup in zip(encoded, lookups)],
                            axis=1)
-            splits = _JOB["assignment"][row:row + len(labels)].astype(np.int64)
+            target = shard_targets(_JOB["assignment"][row:row + len(labels)], positions, shard_counts)
             row += len(labels)
-            target = np.empty(len(labels), dtype=np.int64)
-            for split, count in enumerate(shard_counts):
-                mask = splits == split
-                target[mask] = first_file[split] + (positions[split] + np.arange(mask.sum())) % count
-                positions[split] += mask.sum()
             frames = framed(layout.records(ids, labels, widths))
             order = np.argsort(target, kind="stable")
             bounds = np.cumsum(np.bincount(target, minlength=len(files)))
@@ -195,6 +260,19 @@ def publish(staging, output_dir):
     os.replace(staging, output_dir)
 
 
+@contextlib.contextmanager
+def staged(output_dir):
+    """A fresh staging directory beside `output_dir`: renamed into place when the block completes, deleted
+    when it raises (atomic publish)."""
+    staging = prepare_staging(output_dir)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    publish(staging, output_dir)
+
+
 def convert(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.001, seed=0, train_shards=8,
             overwrite=False, workers=None):
     """Runs both passes and publishes `output_dir`; returns the schema dict."""
@@ -202,57 +280,32 @@ def convert(raw_format, input_path, output_dir, min_count, max_bad_fraction=0.00
     check_output(output_dir, overwrite)
     workers = workers or os.cpu_count() or 1
     started = time.time()
-    staging = prepare_staging(output_dir)
-    try:
-        counters, bad_rows, ranges, lines, good = count_pass(raw_format, input_path, workers, staging)
-        num_rows, total_lines = sum(good), sum(lines)
-        check_error_budget(raw_format, input_path, num_rows, total_lines, bad_rows, max_bad_fraction)
-        vocabularies, lookups = vocabularies_and_lookups(raw_format, counters, min_count)
-        del counters
-        assignment = split_assignment(num_rows, seed)
-        shard_counts = {"train": train_shards, "val": max(1, train_shards // 8), "test": max(1, train_shards // 8)}
-        shard_names = {split: [f"{split}-{i:05d}-of-{n:05d}.tfrecord" for i in range(n)]
-                       for split, n in shard_counts.items()}
-        row_offsets = np.cumsum([0] + good[:-1])
-        tasks = [(index, int(offset), np.bincount(assignment[:offset], minlength=3).tolist())
-                 for index, offset in enumerate(row_offsets)]
-        widths = [varint_width(len(vocabulary)) for vocabulary in vocabularies]
-        layout = ExampleLayout(5 * len(raw_format.fields))
-        _JOB.update(lookups=lookups, assignment=assignment, staging=staging,
-                    shard_names=[shard_names[split] for split in SPLITS], widths=widths, layout=layout)
-        run_parallel(_write_range, tasks, num_rows, "pass 2/2 writing", workers, unit="rows")
-        for names in shard_names.values():
-            for name in names:
-                join_parts(staging, name, len(tasks))
-        fields = []
-        for (name, kind), vocabulary in zip(raw_format.fields, vocabularies):
-            relative = os.path.join("vocab", f"{name}.txt")
-            with open(os.path.join(staging, relative), "w", encoding="utf-8") as handle:
-                handle.writelines(token + "\n" for token in vocabulary)
-            fields.append({"name": name, "kind": kind, "cardinality": len(vocabulary) + 1, "vocabulary": relative})
-        counts = np.bincount(assignment, minlength=3)
-        schema = {
-            "format": raw_format.name,
-            "label": "label",
-            "fields": fields,
-            "oov_id": OOV_ID,
-            "missing_token": MISSING_TOKEN,
-            "numeric_transform": "v > 2: floor(ln(v)^2); else v - 2 (paper code)",
-            "min_count": min_count,
-            "split": {"rule": "seeded random permutation of the good rows", "fractions": list(SPLIT_FRACTIONS),
-                      "seed": seed},
-            "rows": {split: int(count) for split, count in zip(SPLITS, counts)},
-            "bad_rows": bad_rows.as_dict(),
-            "shards": shard_names,
-            "record_layout": layout.frame_layout(widths),
-            "source": {"path": os.path.abspath(input_path), "lines": total_lines},
-            "conversion_seconds": round(time.time() - started, 2),
-        }
-        write_schema(schema, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        _JOB.clear()
-    publish(staging, output_dir)
+    with staged(output_dir) as staging:
+        try:
+            counters, bad_rows, ranges, lines, good = count_pass(raw_format, input_path, workers, staging)
+            num_rows, total_lines = sum(good), sum(lines)
+            check_error_budget(raw_format, input_path, num_rows, total_lines, bad_rows, max_bad_fraction)
+            vocabularies, lookups = vocabularies_and_lookups(raw_format, counters, min_count)
+            del counters
+            assignment = split_assignment(num_rows, seed)
+            names = shard_names(train_shards)
+            row_offsets = np.cumsum([0] + good[:-1])
+            tasks = [(index, int(offset), np.bincount(assignment[:offset], minlength=3).tolist())
+                     for index, offset in enumerate(row_offsets)]
+            sizes = [len(vocabulary) for vocabulary in vocabularies]
+            _JOB.update(lookups=lookups, assignment=assignment, staging=staging,
+                        shard_names=[names[split] for split in SPLITS], widths=vocabulary_widths(sizes),
+                        layout=example_layout(raw_format))
+            run_parallel(_write_range, tasks, num_rows, "pass 2/2 writing", workers, unit="rows")
+            for split_names in names.values():
+                for name in split_names:
+                    join_parts(staging, name, len(tasks))
+            for (name, _), vocabulary in zip(raw_format.fields, vocabularies):
+                write_vocabulary(staging, name, vocabulary)
+            schema = conversion_schema(raw_format, input_path, min_count, seed, sizes,
+                                       np.bincount(assignment, minlength=3), bad_rows, names, total_lines,
+                                       time.time() - started)
+            write_schema(schema, staging)
+        finally:
+            _JOB.clear()
     return schema

@@ -1,6 +1,7 @@
 """Criteo Display Advertising Challenge (Kaggle) -> TFRecords, and raw rows for prediction.
 
     python -m datasets.criteo --input=train.txt --output_dir=data/criteo
+    python -m datasets.criteo --input=train.txt --output_dir=data/criteo --runner=beam   # on Apache Beam
 
 Accepted inputs (plain or gzip): Kaggle `train.txt` (tab-separated `label, I1..I13, C1..C26`, no header),
 the CSV variant with header `Id,Label,I1..I13,C1..C26`, and, for `raw_rows` only, the unlabelled
@@ -64,16 +65,33 @@ def define_conversion_flags(default_min_count):
     flags.DEFINE_integer("seed", 0, "Seed of the 8:1:1 split permutation.")
     flags.DEFINE_integer("train_shards", 8, "Number of train TFRecord shards (val/test get train_shards/8).")
     flags.DEFINE_bool("overwrite", False, "Replace a non-empty output directory.")
-    flags.DEFINE_integer("workers", None, "Worker processes (default: all cores; gzip input uses one).")
+    flags.DEFINE_integer("workers", None, "Worker processes of --runner=local (default: all cores; gzip input "
+                                          "uses one).")
+    flags.DEFINE_enum("runner", "local", ["local", "beam"], "local: the in-process converter (the fast path on one "
+                      "machine); beam: the same passes as an Apache Beam pipeline (the [beam] extra, docs/data.md).")
+    flags.DEFINE_string("beam_pipeline_options", "", "Beam options for --runner=beam, e.g. '--runner=FlinkRunner "
+                        "--flink_master=host:8081' (default: the local FnApiRunner).")
     flags.mark_flags_as_required(["input", "output_dir"])
+
+
+def convert_from_flags(raw_format):
+    """Runs the converter FLAGS.runner names on FLAGS.input; returns the schema dict."""
+    if FLAGS.runner == "local":
+        return convert(raw_format, FLAGS.input, FLAGS.output_dir, FLAGS.min_count, FLAGS.max_bad_fraction,
+                       FLAGS.seed, FLAGS.train_shards, FLAGS.overwrite, FLAGS.workers)
+    try:
+        from datasets.beam_conversion import convert_with_beam, new_pipeline
+    except ImportError as error:
+        raise ConversionError(f"--runner=beam needs the [beam] extra (pip install -e '.[beam]'): {error}") from None
+    return convert_with_beam(raw_format, FLAGS.input, FLAGS.output_dir, FLAGS.min_count, FLAGS.max_bad_fraction,
+                             FLAGS.seed, FLAGS.train_shards, FLAGS.overwrite,
+                             new_pipeline(FLAGS.beam_pipeline_options))
 
 
 def run_conversion(raw_format_for_input):
     """Converts FLAGS.input with raw_format_for_input(path); exits with a one-line error on bad input."""
     try:
-        raw_format = raw_format_for_input(FLAGS.input)
-        schema = convert(raw_format, FLAGS.input, FLAGS.output_dir, FLAGS.min_count, FLAGS.max_bad_fraction,
-                         FLAGS.seed, FLAGS.train_shards, FLAGS.overwrite, FLAGS.workers)
+        schema = convert_from_flags(raw_format_for_input(FLAGS.input))
     except (ConversionError, OSError) as error:
         sys.exit(f"error: {error}")
     dims = [field["cardinality"] for field in schema["fields"]]

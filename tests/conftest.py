@@ -1,5 +1,7 @@
 """Shared fixtures: the real 10k Criteo sample through the project's own converter and reader."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,10 @@ from datasets.criteo import TSV as CRITEO_TSV
 from datasets.reader import make_dataset
 from datasets.schema import SPLITS, field_dims
 from tests.sample_data import sample_file
+
+# The Beam conversion's tests run in CI's second venv, the one with the [beam] extra (.ci/run): apache-beam
+# 2.77.0 needs pyarrow < 26, so the default install leaves it out (docs/data.md).
+collect_ignore = [] if importlib.util.find_spec("apache_beam") else ["test_beam_conversion.py"]
 
 
 @pytest.fixture(scope="session")
