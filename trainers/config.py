@@ -19,6 +19,7 @@ class FitConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-6
     sparse_embedding_updates: bool = False
+    shard_embeddings: bool = False
     epochs: int = 30
     patience: int = 3
     steps_per_epoch: int = 0
@@ -47,6 +48,8 @@ HELP = {
     "weight_decay": "Coupled L2 weight decay on all parameters (PyTorch Adam semantics).",
     "sparse_embedding_updates": "Lazy Adam: update only the embedding rows a batch touches (faster on large "
                                 "vocabularies; untouched rows keep their moments and skip weight decay).",
+    "shard_embeddings": "JAX: split the embedding table's rows (and Adam's moments) between all devices, each "
+                        "holding 1/N, instead of a copy on every device (rows padded to a multiple of N).",
     "epochs": "Maximum number of epochs.",
     "patience": "Early-stopping patience on validation AUC (best weights are restored).",
     "steps_per_epoch": "Train steps per epoch; 0 means one pass over the train split.",

@@ -107,7 +107,8 @@ def check_run_shape(config: FitConfig) -> None:
                           "every worker reads its own; convert the data with more (--train_shards)")
 
 
-def build_compiled_model(config, schema, synchronized_batch_norm: bool, steps_per_execution: int = 1):
+def build_compiled_model(config, schema, synchronized_batch_norm: bool, steps_per_execution: int = 1,
+                         table_row_multiple: int = 1):
     import keras
 
     import tf_multiemb
@@ -117,7 +118,8 @@ def build_compiled_model(config, schema, synchronized_batch_norm: bool, steps_pe
     model = tf_multiemb.build_model(
         config.model, field_dims(schema), embedding=config.embedding, scale=config.scale,
         embedding_dim=config.embedding_dim or None, hidden_units=hidden_units(config), dropout=config.dropout,
-        synchronized_batch_norm=synchronized_batch_norm, **parse_interaction_args(config.interaction_arg))
+        synchronized_batch_norm=synchronized_batch_norm, table_row_multiple=table_row_multiple,
+        **parse_interaction_args(config.interaction_arg))
     model.compile(
         optimizer=AdamL2(learning_rate=config.learning_rate, l2=config.weight_decay,
                          sparse_updates=config.sparse_embedding_updates),
@@ -134,6 +136,11 @@ def steps_per_execution(config: FitConfig, runtime, steps_per_epoch: int) -> int
     `steps_per_epoch` (an epoch, and so a resumed run's skipped batches, stays a whole number of calls)."""
     requested = min(config.steps_per_execution or runtime.default_steps_per_execution, steps_per_epoch)
     return max(steps for steps in range(1, requested + 1) if steps_per_epoch % steps == 0)
+
+
+def table_row_multiple(config: FitConfig, placement) -> int:
+    """A row-sharded table's rows are padded to a multiple of the device count (one shard per replica)."""
+    return placement.num_replicas_in_sync if config.shard_embeddings else 1
 
 
 def evaluate(model, runtime, batches) -> tuple[float, float]:
@@ -184,7 +191,8 @@ def fit_model(run: TrainingRun) -> None:
     train_data = runtime.train_batches(config, run.strategy, run.resumed_epochs * steps_per_epoch)
     with run.strategy.scope():
         run.model = build_compiled_model(config, run.schema, runtime.synchronized_batch_norm(run.strategy),
-                                         steps_per_execution(config, runtime, steps_per_epoch))
+                                         steps_per_execution(config, runtime, steps_per_epoch),
+                                         table_row_multiple(config, run.strategy))
     runtime.prepare_model(run.model, run.strategy, run.resumed_epochs)
     run.callbacks = training_callbacks(config, run.run_dir, run.schema, run.resumed_epochs, steps_per_epoch)
     # A run killed after its early-stopping epoch's backup trains no further epoch (fit only restores and checks).
