@@ -143,6 +143,18 @@ def table_row_multiple(config: FitConfig, placement) -> int:
     return placement.num_replicas_in_sync if config.shard_embeddings else 1
 
 
+def callback_config(config: FitConfig, placement) -> FitConfig:
+    """The config the callbacks see: over several devices every step's callbacks run on the training thread.
+
+    On JAX, Keras 3.15 converts the step's logs to floats in its callback thread while the training thread
+    computes the epoch's metrics; over several devices both are programs with collectives, and two threads
+    that start them in different orders on different devices deadlock (8 CPU devices on 2 cores, 2026-12-07:
+    3 of 12 `--shard_embeddings` runs and 2 of 5 DataParallel runs aborted after XLA's collective timeout;
+    0 of 12 with the callbacks in step). TensorFlow never runs them off the training thread.
+    """
+    return dataclasses.replace(config, async_callbacks=config.async_callbacks and placement.num_replicas_in_sync == 1)
+
+
 def evaluate(model, runtime, batches) -> tuple[float, float]:
     """Exact AUC and logloss of the model's predictions over a whole split."""
     from tf_multiemb.metrics import log_loss, roc_auc
@@ -194,7 +206,8 @@ def fit_model(run: TrainingRun) -> None:
                                          steps_per_execution(config, runtime, steps_per_epoch),
                                          table_row_multiple(config, run.strategy))
     runtime.prepare_model(run.model, run.strategy, run.resumed_epochs)
-    run.callbacks = training_callbacks(config, run.run_dir, run.schema, run.resumed_epochs, steps_per_epoch)
+    run.callbacks = training_callbacks(callback_config(config, run.strategy), run.run_dir, run.schema,
+                                       run.resumed_epochs, steps_per_epoch)
     # A run killed after its early-stopping epoch's backup trains no further epoch (fit only restores and checks).
     epochs = run.resumed_epochs if run.callbacks["early_stopping"].stopped_in_history() else config.epochs
     with run.strategy.scope():
