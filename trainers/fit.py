@@ -3,8 +3,9 @@
 Adam (coupled L2 weight decay), batch 2048, early stopping on validation AUC with the best
 weights restored, test metrics with those weights (paper Appendix C.2). MirroredStrategy over
 the visible GPUs (one replica on a CPU-only machine; --cpu_devices=N splits the CPU into N logical
-devices). After every epoch the information abundance of every field's embedding is logged to
-TensorBoard and to information_abundance.jsonl.
+devices). On JAX, DataParallel over all devices, or with --shard_embeddings each device holds 1/N of the
+embedding table's rows (trainers/jax_distribution.py). After every epoch the information abundance of every
+field's embedding is logged to TensorBoard and to information_abundance.jsonl.
 
 The run directory receives results.json, information_abundance.jsonl, tensorboard/,
 checkpoints/, model.keras (best weights), data_schema/ (schema + vocabularies, for export),
