@@ -1,6 +1,6 @@
 """Row-sharded embedding tables (`trainers.fit --shard_embeddings`) against DataParallel, on N CPU devices.
 
-    python -m bench.sharded_tables --devices=8 --vocabulary=400000 --json=sharded_tables.json
+    python -m bench.sharded_tables --devices=8 --vocabulary=200000 --json=sharded_tables.json
 
 One process on the JAX backend splits the CPU into `--devices` devices (XLA_FLAGS, set before JAX loads) and
 builds the same DCNv2 ME model (Criteo-shaped fields summing to `--vocabulary`, AdamL2) twice: under the
@@ -22,11 +22,11 @@ from console.quiet import add_verbosity_argument
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=8, help="CPU devices to split the host into.")
-    parser.add_argument("--vocabulary", type=int, default=400_000, help="Total table rows (sum D_i).")
+    parser.add_argument("--vocabulary", type=int, default=200_000, help="Total table rows (sum D_i).")
     parser.add_argument("--scale", type=int, default=4, help="ME scale: sets of width --embedding_dim.")
     parser.add_argument("--embedding_dim", type=int, default=10, help="Width of one embedding set.")
     parser.add_argument("--batch_size", type=int, default=2048, help="Global batch size.")
-    parser.add_argument("--steps", type=int, default=32, help="Train steps per timed pass.")
+    parser.add_argument("--steps", type=int, default=16, help="Train steps per timed pass.")
     parser.add_argument("--repeats", type=int, default=3, help="Timed passes per placement (the best is kept).")
     parser.add_argument("--json", help="Also write the results here.")
     add_verbosity_argument(parser)

@@ -60,7 +60,8 @@ HELP = {
     "steps_per_execution": "Train steps run by one compiled call; 0 chooses the backend's default (1 on TensorFlow, 4 "
                            "on JAX). Lowered to the largest divisor of the steps per epoch.",
     "async_callbacks": "JAX: run the per-step callbacks (the NaN/Inf check) off the training thread, so that no "
-                       "step waits for the previous one's loss; --noasync_callbacks checks every loss in step.",
+                       "step waits for the previous one's loss (one device only: over several they run in step); "
+                       "--noasync_callbacks checks every loss in step.",
     "matmul_precision": "Matrix-multiply precision on GPUs: float32 (default, the paper's), tf32 (TensorFloat-32 "
                         "inputs, float32 accumulation) or bf16 (JAX only). CPUs compute float32 in every case.",
     "cpu_devices": "Split the CPU into this many logical devices for MirroredStrategy (0: no split).",
