@@ -144,12 +144,14 @@ def test_a_sharded_run_exports_the_real_table_and_predicts_as_the_sharded_model(
     np.testing.assert_allclose(np.load(tmp_path / "jax.npz")["probabilities"].reshape(-1), exported, atol=1e-5)
 
 
-def test_shard_embeddings_on_tensorflow_says_to_use_jax():
-    from trainers.config import FitConfig
-    from trainers.tensorflow_runtime import TensorFlowRuntime
+@pytest.mark.parametrize("module", ["trainers.fit", "trainers.sweep"])
+def test_shard_embeddings_on_tensorflow_is_a_one_line_error_saying_to_use_jax(module, criteo_10k_dir, tmp_path):
+    from tests.test_sweep import run_module
 
-    with pytest.raises(ValueError, match="^--shard_embeddings needs the JAX backend: run with KERAS_BACKEND=jax$"):
-        TensorFlowRuntime().check(FitConfig(shard_embeddings=True))
+    completed = run_module(module, f"--data_dir={criteo_10k_dir}", f"--output_dir={tmp_path}", "--shard_embeddings")
+    assert completed.returncode != 0 and not (tmp_path / "runs").exists()
+    assert completed.stderr.strip().splitlines()[-1] == (
+        "error: --shard_embeddings needs the JAX backend: run with KERAS_BACKEND=jax")
 
 
 def test_over_several_devices_the_step_callbacks_run_on_the_training_thread():
