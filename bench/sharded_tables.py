@@ -35,11 +35,10 @@ def parse_args(argv):
 
 def table_bytes_per_device(model) -> dict:
     """{device id: bytes} of the embedding table and its Adam moments held by each device."""
-    table = model.field_embedding.embeddings
-    moments = [v for v in model.optimizer.variables if v.path.endswith(
-        ("field_embedding_embeddings_momentum", "field_embedding_embeddings_velocity"))]
+    from trainers.jax_distribution import table_and_moments
+
     held = {}
-    for variable in [table, *moments]:
+    for variable in table_and_moments(model.field_embedding.embeddings, model.optimizer):
         for shard in variable.value.addressable_shards:
             held[shard.device.id] = held.get(shard.device.id, 0) + shard.data.nbytes
     return held
@@ -47,14 +46,13 @@ def table_bytes_per_device(model) -> dict:
 
 def measure(args, shard_embeddings: bool, batches) -> dict:
     """Builds and compiles the model under one placement; its per-device bytes and one timed pass."""
+    import jax
     import keras
 
     from bench.criteo_shape import criteo_like_field_dims
     from tf_multiemb import build_model
     from tf_multiemb.optimizers import AdamL2
     from trainers.jax_distribution import data_parallel_or_sharded
-
-    import jax
 
     distribution = data_parallel_or_sharded(jax.devices(), shard_embeddings)
     with distribution.scope():

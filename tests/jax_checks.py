@@ -52,11 +52,11 @@ def sharded_step(model_path, batch_path, out):
     """`loss_and_gradients` of a saved model loaded on one device and again with its table row-sharded over all
     devices (`--shard_embeddings`), and the rows each device holds of the table and of Adam's two moments."""
     from tf_multiemb.optimizers import AdamL2
-    from trainers.jax_distribution import data_parallel_or_sharded
+    from trainers.jax_distribution import data_parallel_or_sharded, table_and_moments
 
     batch = np.load(batch_path)
-    results = {f"unsharded_{k}": v for k, v in loss_and_gradients(keras.saving.load_model(model_path, compile=False),
-                                                                           batch).items()}
+    unsharded = loss_and_gradients(keras.saving.load_model(model_path, compile=False), batch)
+    results = {f"unsharded_{k}": v for k, v in unsharded.items()}
     distribution = data_parallel_or_sharded(jax.devices(), shard_embeddings=True)
     with distribution.scope():
         model = keras.saving.load_model(model_path, compile=False)
@@ -66,10 +66,9 @@ def sharded_step(model_path, batch_path, out):
                    for k, v in batch.items()}  # the batch split between the devices, as fit feeds it
     results.update({f"sharded_{k}": v for k, v in loss_and_gradients(model, split_batch).items()})
     results["batch_rows_per_device"] = np.array(split_batch["ids"].sharding.shard_shape(batch["ids"].shape)[0])
-    table = model.field_embedding.embeddings
-    moments = [v for v in optimizer.variables if v.path.endswith(("field_embedding_embeddings_momentum",
-                                                                 "field_embedding_embeddings_velocity"))]
-    for name, variable in zip(("table", "momentum", "velocity"), [table, *moments]):
+    variables = table_and_moments(model.field_embedding.embeddings, optimizer)
+    assert [v.name.rsplit("_", 1)[-1] for v in variables[1:]] == ["momentum", "velocity"]
+    for name, variable in zip(("table", "momentum", "velocity"), variables):
         results[f"shards_{name}"] = np.array([  # (first row, end row, columns, device id) of every shard
             (s.index[0].start or 0, s.index[0].stop or variable.shape[0], s.data.shape[1], s.device.id)
             for s in variable.value.addressable_shards])

@@ -40,3 +40,18 @@ def data_parallel_or_sharded(devices: list, shard_embeddings: bool) -> "keras.di
     if len(devices) > 1:
         return keras.distribution.DataParallel(devices=devices)
     return None
+
+
+def table_and_moments(table: "keras.Variable", optimizer: "keras.optimizers.Optimizer") -> list:
+    """The embedding table and the optimizer's slots for it (Adam's two moments): what row sharding splits.
+
+    Args:
+        table: keras.Variable. A `FieldEmbedding`'s `embeddings`.
+        optimizer: keras.optimizers.Optimizer. A built optimizer; it names a slot "<table path>_<slot name>"
+            (keras/src/optimizers/base_optimizer.py `add_variable_from_reference`).
+
+    Returns:
+        [table, *its slots].
+    """
+    prefix = table.path.replace("/", "_") + "_"
+    return [table, *(slot for slot in optimizer.variables if slot.name.startswith(prefix))]
