@@ -150,7 +150,7 @@ def callback_config(config: FitConfig, placement) -> FitConfig:
     On JAX, Keras 3.15 converts the step's logs to floats in its callback thread while the training thread
     computes the epoch's metrics; over several devices both are programs with collectives, and two threads
     that start them in different orders on different devices deadlock (8 CPU devices on 2 cores, 2026-12-07:
-    3 of 12 `--shard_embeddings` runs and 2 of 5 DataParallel runs aborted after XLA's collective timeout;
+    3 of 12 `--shard_embeddings` runs and 2 of 4 DataParallel runs aborted after XLA's collective timeout;
     0 of 12 with the callbacks in step). TensorFlow never runs them off the training thread.
     """
     return dataclasses.replace(config, async_callbacks=config.async_callbacks and placement.num_replicas_in_sync == 1)
