@@ -44,8 +44,8 @@ def table_bytes_per_device(model) -> dict:
     return held
 
 
-def measure(args, shard_embeddings: bool, batches) -> dict:
-    """Builds and compiles the model under one placement; its per-device bytes and one timed pass."""
+def warmed_up_model(args, shard_embeddings: bool, batches) -> tuple:
+    """(model, distribution): the model built and compiled under one placement, after one untimed pass."""
     import jax
     import keras
 
@@ -63,17 +63,16 @@ def measure(args, shard_embeddings: bool, batches) -> dict:
         model.compile(optimizer=AdamL2(learning_rate=1e-3, l2=1e-6), loss="binary_crossentropy",
                       steps_per_execution=4)
         model.optimizer.build(model.trainable_variables)
-        ids, labels = batches
-        model.fit(ids, labels, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)  # compiles
-        return {"model": model, "ids": ids, "labels": labels, "distribution": distribution}
+        model.fit(*batches, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)  # compiles
+    return model, distribution
 
 
-def timed_pass(run: dict, batch_size: int, steps: int) -> float:
+def timed_pass(model, distribution, batches, args) -> float:
     """Milliseconds per train step of one pass over the batches."""
-    with run["distribution"].scope():
+    with distribution.scope():
         started = time.perf_counter()
-        run["model"].fit(run["ids"], run["labels"], batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
-        return (time.perf_counter() - started) * 1000 / steps
+        model.fit(*batches, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
+        return (time.perf_counter() - started) * 1000 / args.steps
 
 
 def random_batches(args, field_dims):
@@ -92,15 +91,15 @@ def main(argv=None) -> dict:
     from bench.criteo_shape import criteo_like_field_dims
 
     batches = random_batches(args, criteo_like_field_dims(args.vocabulary))
-    runs = {name: measure(args, name == "sharded", batches) for name in ("sharded", "data_parallel")}
+    runs = {name: warmed_up_model(args, name == "sharded", batches) for name in ("sharded", "data_parallel")}
     step_ms = {name: [] for name in runs}
     for _ in range(args.repeats):
-        for name, run in runs.items():
-            step_ms[name].append(timed_pass(run, args.batch_size, args.steps))
+        for name, (model, distribution) in runs.items():
+            step_ms[name].append(timed_pass(model, distribution, batches, args))
     results = {"devices": args.devices, "vocabulary": args.vocabulary, "width": args.scale * args.embedding_dim,
                "batch_size": args.batch_size, "steps": args.steps}
-    for name, run in runs.items():
-        held = table_bytes_per_device(run["model"])
+    for name, (model, _) in runs.items():
+        held = table_bytes_per_device(model)
         results[name] = {"table_and_moments_bytes_per_device": max(held.values()),
                          "devices_holding": len(held), "step_ms": min(step_ms[name])}
     results["bytes_ratio"] = (results["sharded"]["table_and_moments_bytes_per_device"]

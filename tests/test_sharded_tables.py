@@ -7,7 +7,6 @@ devices; the export and the checks of the saved models run here, under TensorFlo
 import json
 import os
 import subprocess
-import sys
 
 import keras
 import numpy as np
