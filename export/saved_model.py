@@ -40,11 +40,26 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def load_run(run_dir: str) -> "tuple[keras.Model, RawFeaturePreprocessor]":
-    """(Keras model, RawFeaturePreprocessor) of a finished run."""
+    """(Keras model without table padding, RawFeaturePreprocessor) of a finished run."""
     model_path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"{model_path} not found: --run_dir must be a finished `trainers.fit` run")
-    return load_trained_model(run_dir), RawFeaturePreprocessor(os.path.join(run_dir, "data_schema"))
+    preprocessor = RawFeaturePreprocessor(os.path.join(run_dir, "data_schema"))
+    return without_table_padding(load_trained_model(run_dir)), preprocessor
+
+
+def without_table_padding(model: keras.Model) -> keras.Model:
+    """The model with its embedding table cut to the real rows: a `--shard_embeddings` run pads the table with
+    zero rows to a multiple of its device count (`FieldEmbedding(row_multiple=N)`), which no id reaches."""
+    table = model.field_embedding
+    if table.padded_rows == table.vocabulary_size:
+        return model
+    unpadded = model.__class__.from_config({**model.get_config(), "table_row_multiple": 1})
+    unpadded.build((None, len(table.field_dims)))
+    for source, target in zip(model.weights, unpadded.weights):
+        value = keras.ops.convert_to_numpy(source)
+        target.assign(value[:table.vocabulary_size] if source is table.embeddings else value)
+    return unpadded
 
 
 def write_warmup_requests(output_dir: str, rows: list, model_name: str, batch_size: int = 8) -> str:

@@ -2,7 +2,9 @@
 
     python tests/run_without_tensorflow.py tests.jax_checks rows DATA_DIR SPLIT OUT.npz
     python tests/run_without_tensorflow.py tests.jax_checks step MODEL.keras BATCH.npz OUT.npz
+    python tests/run_without_tensorflow.py tests.jax_checks sharded_step MODEL.keras BATCH.npz OUT.npz
     python tests/run_without_tensorflow.py tests.jax_checks predict MODEL.keras IDS.npz OUT.npz
+    python tests/run_without_tensorflow.py tests.jax_checks sharded_predict MODEL.keras IDS.npz OUT.npz
     python tests/run_without_tensorflow.py tests.jax_checks information_abundance_steps OUT.json
     python tests/run_without_tensorflow.py tests.jax_checks validate CONFIG.json WEIGHTS.h5 OUT.json
     python tests/run_without_tensorflow.py tests.jax_checks fit_loop DATA_DIR OUT.json
@@ -28,24 +30,62 @@ def rows(data_dir, split, out):
     np.savez(out, ids=np.concatenate([b[0] for b in batches]), labels=np.concatenate([b[1] for b in batches]))
 
 
-def step(model_path, batch_path, out):
-    """Binary cross-entropy of one batch (inference mode) and its gradient for every trainable variable, in order."""
-    model = keras.saving.load_model(model_path, compile=False)
-    batch = np.load(batch_path)
-    trainable = [v.value for v in model.trainable_variables]
+def loss_and_gradients(model, batch) -> dict:
+    """Binary cross-entropy of one batch (inference mode) and its gradient for every trainable variable, in order,
+    computed by one compiled function (as a train step is)."""
     non_trainable = [v.value for v in model.non_trainable_variables]
 
     def loss(values):
         probabilities, _ = model.stateless_call(values, non_trainable, batch["ids"], training=False)
         return keras.ops.mean(keras.losses.binary_crossentropy(batch["labels"], probabilities))
 
-    value, gradients = jax.value_and_grad(loss)(trainable)
-    np.savez(out, loss=np.asarray(value), **{f"gradient_{i}": np.asarray(g) for i, g in enumerate(gradients)})
+    value, gradients = jax.jit(jax.value_and_grad(loss))([v.value for v in model.trainable_variables])
+    return {"loss": np.asarray(value), **{f"gradient_{i}": np.asarray(g) for i, g in enumerate(gradients)}}
+
+
+def step(model_path, batch_path, out):
+    """`loss_and_gradients` of a saved model on a saved batch."""
+    np.savez(out, **loss_and_gradients(keras.saving.load_model(model_path, compile=False), np.load(batch_path)))
+
+
+def sharded_step(model_path, batch_path, out):
+    """`loss_and_gradients` of a saved model loaded on one device and again with its table row-sharded over all
+    devices (`--shard_embeddings`), and the rows each device holds of the table and of Adam's two moments."""
+    from tf_multiemb.optimizers import AdamL2
+    from trainers.jax_distribution import data_parallel_or_sharded, table_and_moments
+
+    batch = np.load(batch_path)
+    unsharded = loss_and_gradients(keras.saving.load_model(model_path, compile=False), batch)
+    results = {f"unsharded_{k}": v for k, v in unsharded.items()}
+    distribution = data_parallel_or_sharded(jax.devices(), shard_embeddings=True)
+    with distribution.scope():
+        model = keras.saving.load_model(model_path, compile=False)
+        optimizer = AdamL2()
+        optimizer.build(model.trainable_variables)
+    split_batch = {k: keras.distribution.distribute_tensor(v, distribution.get_data_layout(v.shape))
+                   for k, v in batch.items()}  # the batch split between the devices, as fit feeds it
+    results.update({f"sharded_{k}": v for k, v in loss_and_gradients(model, split_batch).items()})
+    results["batch_rows_per_device"] = np.array(split_batch["ids"].sharding.shard_shape(batch["ids"].shape)[0])
+    variables = table_and_moments(model.field_embedding.embeddings, optimizer)
+    assert [v.name.rsplit("_", 1)[-1] for v in variables[1:]] == ["momentum", "velocity"]
+    for name, variable in zip(("table", "momentum", "velocity"), variables):
+        results[f"shards_{name}"] = np.array([  # (first row, end row, columns, device id) of every shard
+            (s.index[0].start or 0, s.index[0].stop or variable.shape[0], s.data.shape[1], s.device.id)
+            for s in variable.value.addressable_shards])
+    np.savez(out, **results)
 
 
 def predict(model_path, ids_path, out):
     model = keras.saving.load_model(model_path, compile=False)
     np.savez(out, probabilities=model.predict(np.load(ids_path)["ids"], verbose=0))
+
+
+def sharded_predict(model_path, ids_path, out):
+    """`predict` with the model's table row-sharded over all devices (`--shard_embeddings`)."""
+    from trainers.jax_distribution import data_parallel_or_sharded
+
+    with data_parallel_or_sharded(jax.devices(), shard_embeddings=True).scope():
+        predict(model_path, ids_path, out)
 
 
 def validate(config_path, weights_path, out):
@@ -131,5 +171,6 @@ def fit_loop(data_dir, out):
 
 if __name__ == "__main__":
     assert keras.backend.backend() == "jax"
-    {"rows": rows, "step": step, "predict": predict, "validate": validate,
+    {"rows": rows, "step": step, "sharded_step": sharded_step, "predict": predict, "sharded_predict": sharded_predict,
+     "validate": validate,
      "information_abundance_steps": information_abundance_steps, "fit_loop": fit_loop}[sys.argv[1]](*sys.argv[2:])

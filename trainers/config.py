@@ -19,6 +19,7 @@ class FitConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-6
     sparse_embedding_updates: bool = False
+    shard_embeddings: bool = False
     epochs: int = 30
     patience: int = 3
     steps_per_epoch: int = 0
@@ -47,6 +48,8 @@ HELP = {
     "weight_decay": "Coupled L2 weight decay on all parameters (PyTorch Adam semantics).",
     "sparse_embedding_updates": "Lazy Adam: update only the embedding rows a batch touches (faster on large "
                                 "vocabularies; untouched rows keep their moments and skip weight decay).",
+    "shard_embeddings": "JAX: split the embedding table's rows (and Adam's moments) between all devices, each "
+                        "holding 1/N, instead of a copy on every device (rows padded to a multiple of N).",
     "epochs": "Maximum number of epochs.",
     "patience": "Early-stopping patience on validation AUC (best weights are restored).",
     "steps_per_epoch": "Train steps per epoch; 0 means one pass over the train split.",
@@ -57,7 +60,8 @@ HELP = {
     "steps_per_execution": "Train steps run by one compiled call; 0 chooses the backend's default (1 on TensorFlow, 4 "
                            "on JAX). Lowered to the largest divisor of the steps per epoch.",
     "async_callbacks": "JAX: run the per-step callbacks (the NaN/Inf check) off the training thread, so that no "
-                       "step waits for the previous one's loss; --noasync_callbacks checks every loss in step.",
+                       "step waits for the previous one's loss (one device only: over several they run in step); "
+                       "--noasync_callbacks checks every loss in step.",
     "matmul_precision": "Matrix-multiply precision on GPUs: float32 (default, the paper's), tf32 (TensorFloat-32 "
                         "inputs, float32 accumulation) or bf16 (JAX only). CPUs compute float32 in every case.",
     "cpu_devices": "Split the CPU into this many logical devices for MirroredStrategy (0: no split).",

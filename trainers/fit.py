@@ -3,8 +3,9 @@
 Adam (coupled L2 weight decay), batch 2048, early stopping on validation AUC with the best
 weights restored, test metrics with those weights (paper Appendix C.2). MirroredStrategy over
 the visible GPUs (one replica on a CPU-only machine; --cpu_devices=N splits the CPU into N logical
-devices). After every epoch the information abundance of every field's embedding is logged to
-TensorBoard and to information_abundance.jsonl.
+devices). On JAX, DataParallel over all devices, or with --shard_embeddings each device holds 1/N of the
+embedding table's rows (trainers/jax_distribution.py). After every epoch the information abundance of every
+field's embedding is logged to TensorBoard and to information_abundance.jsonl.
 
 The run directory receives results.json, information_abundance.jsonl, tensorboard/,
 checkpoints/, model.keras (best weights), data_schema/ (schema + vocabularies, for export),
@@ -107,7 +108,8 @@ def check_run_shape(config: FitConfig) -> None:
                           "every worker reads its own; convert the data with more (--train_shards)")
 
 
-def build_compiled_model(config, schema, synchronized_batch_norm: bool, steps_per_execution: int = 1):
+def build_compiled_model(config, schema, synchronized_batch_norm: bool, steps_per_execution: int = 1,
+                         table_row_multiple: int = 1):
     import keras
 
     import tf_multiemb
@@ -117,7 +119,8 @@ def build_compiled_model(config, schema, synchronized_batch_norm: bool, steps_pe
     model = tf_multiemb.build_model(
         config.model, field_dims(schema), embedding=config.embedding, scale=config.scale,
         embedding_dim=config.embedding_dim or None, hidden_units=hidden_units(config), dropout=config.dropout,
-        synchronized_batch_norm=synchronized_batch_norm, **parse_interaction_args(config.interaction_arg))
+        synchronized_batch_norm=synchronized_batch_norm, table_row_multiple=table_row_multiple,
+        **parse_interaction_args(config.interaction_arg))
     model.compile(
         optimizer=AdamL2(learning_rate=config.learning_rate, l2=config.weight_decay,
                          sparse_updates=config.sparse_embedding_updates),
@@ -134,6 +137,23 @@ def steps_per_execution(config: FitConfig, runtime, steps_per_epoch: int) -> int
     `steps_per_epoch` (an epoch, and so a resumed run's skipped batches, stays a whole number of calls)."""
     requested = min(config.steps_per_execution or runtime.default_steps_per_execution, steps_per_epoch)
     return max(steps for steps in range(1, requested + 1) if steps_per_epoch % steps == 0)
+
+
+def table_row_multiple(config: FitConfig, placement) -> int:
+    """A row-sharded table's rows are padded to a multiple of the device count (one shard per replica)."""
+    return placement.num_replicas_in_sync if config.shard_embeddings else 1
+
+
+def callback_config(config: FitConfig, placement) -> FitConfig:
+    """The config the callbacks see: over several devices every step's callbacks run on the training thread.
+
+    On JAX, Keras 3.15 converts the step's logs to floats in its callback thread while the training thread
+    computes the epoch's metrics; over several devices both are programs with collectives, and two threads
+    that start them in different orders on different devices deadlock (8 CPU devices on 2 cores, 2026-12-07:
+    3 of 12 `--shard_embeddings` runs and 2 of 4 DataParallel runs aborted after XLA's collective timeout;
+    0 of 12 with the callbacks in step). TensorFlow never runs them off the training thread.
+    """
+    return dataclasses.replace(config, async_callbacks=config.async_callbacks and placement.num_replicas_in_sync == 1)
 
 
 def evaluate(model, runtime, batches) -> tuple[float, float]:
@@ -184,9 +204,11 @@ def fit_model(run: TrainingRun) -> None:
     train_data = runtime.train_batches(config, run.strategy, run.resumed_epochs * steps_per_epoch)
     with run.strategy.scope():
         run.model = build_compiled_model(config, run.schema, runtime.synchronized_batch_norm(run.strategy),
-                                         steps_per_execution(config, runtime, steps_per_epoch))
+                                         steps_per_execution(config, runtime, steps_per_epoch),
+                                         table_row_multiple(config, run.strategy))
     runtime.prepare_model(run.model, run.strategy, run.resumed_epochs)
-    run.callbacks = training_callbacks(config, run.run_dir, run.schema, run.resumed_epochs, steps_per_epoch)
+    run.callbacks = training_callbacks(callback_config(config, run.strategy), run.run_dir, run.schema,
+                                       run.resumed_epochs, steps_per_epoch)
     # A run killed after its early-stopping epoch's backup trains no further epoch (fit only restores and checks).
     epochs = run.resumed_epochs if run.callbacks["early_stopping"].stopped_in_history() else config.epochs
     with run.strategy.scope():

@@ -8,6 +8,7 @@ import numpy as np
 
 from datasets.numpy_reader import NumpyReader
 from trainers.distribution import cluster_size
+from trainers.jax_distribution import data_parallel_or_sharded
 from trainers.placement import Placement
 
 
@@ -51,10 +52,12 @@ class JaxRuntime:
     default_steps_per_execution = JAX_STEPS_PER_EXECUTION
 
     def placement(self, config) -> Placement:
-        """DataParallel over the local devices (the MirroredStrategy analogue); one device: no distribution."""
-        devices = jax.local_devices()
-        if len(devices) > 1:
-            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        """DataParallel over all devices (the MirroredStrategy analogue; one device: no distribution), or
+        row-sharded embedding tables with --shard_embeddings (trainers/jax_distribution.py)."""
+        devices = jax.devices()
+        distribution = data_parallel_or_sharded(devices, config.shard_embeddings)
+        if distribution is not None:
+            keras.distribution.set_distribution(distribution)
         return Placement(len(devices))
 
     def synchronized_batch_norm(self, placement: Placement) -> bool:

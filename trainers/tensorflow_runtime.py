@@ -25,9 +25,12 @@ class TensorFlowRuntime:
         return {"tensorflow": tf.__version__}
 
     def check(self, config) -> None:
-        """bf16 matmuls are a JAX option (TensorFlow's bfloat16 is a whole dtype policy, not a matmul setting)."""
+        """JAX-only options: bf16 matmuls (TensorFlow's bfloat16 is a whole dtype policy, not a matmul setting) and
+        row-sharded tables (keras.distribution)."""
         if config.matmul_precision == "bf16":
             raise ValueError("--matmul_precision=bf16 is a JAX-backend option; on TensorFlow choose float32 or tf32")
+        if config.shard_embeddings:
+            raise ValueError("--shard_embeddings needs the JAX backend: run with KERAS_BACKEND=jax")
 
     def set_matmul_precision(self, precision: str) -> None:
         tf.config.experimental.enable_tensor_float_32_execution(precision == "tf32")

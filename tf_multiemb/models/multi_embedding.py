@@ -52,6 +52,8 @@ class MultiEmbedding(keras.Model):
             training). Defaults to `False`.
         projection: str. "mlp" (Dense -> BN -> ReLU -> Dropout, the paper's P_m) or "linear"
             (Dense only, the Appendix E diagnostic). Defaults to "mlp".
+        table_row_multiple: int. Zero rows pad the embedding table to a multiple of this (the
+            device count of a row-sharded table, see `FieldEmbedding`). Defaults to 1.
         **kwargs: Arguments of `keras.Model` (e.g. `name`).
 
     Input shape:
@@ -76,7 +78,8 @@ class MultiEmbedding(keras.Model):
 
     def __init__(self, field_dims: list[int], interaction: keras.layers.Layer, num_sets: int = 1,
                  embedding_dim: int = 10, hidden_units: tuple[int, ...] = (400, 400), dropout: float = 0.2,
-                 synchronized_batch_norm: bool = False, projection: str = "mlp", **kwargs) -> None:
+                 synchronized_batch_norm: bool = False, projection: str = "mlp", table_row_multiple: int = 1,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         if not hidden_units:
             raise ValueError("hidden_units needs at least one layer: the first one is the per-set projection")
@@ -90,7 +93,8 @@ class MultiEmbedding(keras.Model):
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.projection_kind = projection
         self.num_streams = int(getattr(interaction, "num_streams", 1))
-        self.field_embedding = FieldEmbedding(self.field_dims, self.embedding_dim, self.num_sets, name="field_embedding")
+        self.field_embedding = FieldEmbedding(self.field_dims, self.embedding_dim, self.num_sets,
+                                              row_multiple=table_row_multiple, name="field_embedding")
         self.interaction = interaction
         blocks = [MLPBlock(u, self.dropout, self.synchronized_batch_norm, name=f"mlp_{i}")
                   for i, u in enumerate(self.hidden_units)]
@@ -139,6 +143,7 @@ class MultiEmbedding(keras.Model):
             "dropout": self.dropout,
             "synchronized_batch_norm": self.synchronized_batch_norm,
             "projection": self.projection_kind,
+            "table_row_multiple": self.field_embedding.row_multiple,
         }
 
     def get_build_config(self) -> dict:

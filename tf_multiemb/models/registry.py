@@ -191,7 +191,7 @@ def check_model_arguments(name: str, embedding: str, scale: int) -> None:
 
 def build_model(name: str, field_dims: list[int], embedding: str = "single", scale: int = 1,
                 embedding_dim: int | None = None, hidden_units: tuple[int, ...] = (400, 400), dropout: float = 0.2,
-                synchronized_batch_norm: bool = False, projection: str = "mlp",
+                synchronized_batch_norm: bool = False, projection: str = "mlp", table_row_multiple: int = 1,
                 **interaction_overrides) -> MultiEmbedding:
     """Builds a single- or multi-embedding CTR model for a named backbone at a scale.
 
@@ -211,6 +211,8 @@ def build_model(name: str, field_dims: list[int], embedding: str = "single", sca
         synchronized_batch_norm: bool. Batch statistics over all replicas. Defaults to `False`.
         projection: str. "mlp" (the paper's) or "linear" (Appendix E diagnostic), see
             `MultiEmbedding`. Defaults to "mlp".
+        table_row_multiple: int. Pads the embedding table's rows to a multiple of this (a row-sharded
+            table's device count), see `MultiEmbedding`. Defaults to 1.
         **interaction_overrides: Arguments of the backbone's interaction layer (e.g.
             `num_layers`), over the defaults in `BACKBONES`.
 
@@ -241,7 +243,7 @@ def build_model(name: str, field_dims: list[int], embedding: str = "single", sca
     model = MultiEmbedding(
         field_dims, interaction, num_sets=num_sets, embedding_dim=width, hidden_units=hidden_units,
         dropout=dropout, synchronized_batch_norm=synchronized_batch_norm, projection=projection,
-        name=f"{name}_{embedding}_{scale}x",
+        table_row_multiple=table_row_multiple, name=f"{name}_{embedding}_{scale}x",
     )
     model.build((None, len(field_dims)))
     return model
