@@ -6,6 +6,7 @@
     python tests/run_without_tensorflow.py tests.jax_checks information_abundance_steps OUT.json
     python tests/run_without_tensorflow.py tests.jax_checks validate CONFIG.json WEIGHTS.h5 OUT.json
     python tests/run_without_tensorflow.py tests.jax_checks fit_loop DATA_DIR OUT.json
+    python tests/run_without_tensorflow.py tests.jax_checks orbax_round_trip WORK_DIR OUT.json
 """
 
 import json
@@ -129,7 +130,53 @@ def fit_loop(data_dir, out):
         json.dump({"async_train": flags, "diverged": guard.diverged, "steps_started": counter.started}, handle)
 
 
+def orbax_round_trip(work_dir, out):
+    """The multi-process backup's save and restore on one process: a model trained 3 steps (Adam), backed up as
+    epoch 1 of 3 steps; restored into the same model rebuilt (the same variable paths, as in a resumed run) and
+    into one built beside it (other paths: Orbax then loads nothing)."""
+    import os
+
+    from tests.test_information_abundance_callback import batches, plain_model
+    from trainers.orbax_callbacks import OrbaxBackupAndRestore
+    from trainers.run_records import ResumeError
+    from trainers.training_callbacks import StopOnNonFiniteLoss
+
+    def backup(model, resumed_epochs):
+        callback = OrbaxBackupAndRestore(os.path.join(work_dir, "state"), os.path.join(work_dir, "backup"),
+                                         resumed_epochs, 3, StopOnNonFiniteLoss())
+        callback.set_model(model)
+        callback.on_train_begin()
+        return callback
+
+    def values(model):
+        return [keras.ops.convert_to_numpy(v).tobytes() for v in model.variables + model.optimizer.variables]
+
+    keras.utils.set_random_seed(0)
+    model = plain_model()
+    ids, labels = batches(rows=48)
+    model.fit(ids, labels, batch_size=16, verbose=0)
+    backup(model, 0).on_epoch_end(0)
+    keras.backend.clear_session()  # Keras' name counters restart, as in a new process
+    keras.utils.set_random_seed(1)
+    rebuilt = plain_model()
+    rebuilt.optimizer.build(rebuilt.trainable_variables)
+    before = values(rebuilt)
+    backup(rebuilt, 1)
+    try:
+        backup(plain_model(), 1)
+        other_paths = "restored"
+    except ResumeError as error:
+        other_paths = str(error)
+    with open(os.path.join(work_dir, "backup", "training_metadata.json")) as handle:
+        metadata = json.load(handle)
+    with open(out, "w") as handle:
+        json.dump({"variables": len(values(model)), "bit_equal": [a == b for a, b in zip(values(model), values(rebuilt))],
+                   "equal_before_restore": sum(a == b for a, b in zip(values(model), before)),
+                   "metadata": metadata, "other_paths": other_paths}, handle)
+
+
 if __name__ == "__main__":
     assert keras.backend.backend() == "jax"
     {"rows": rows, "step": step, "predict": predict, "validate": validate,
-     "information_abundance_steps": information_abundance_steps, "fit_loop": fit_loop}[sys.argv[1]](*sys.argv[2:])
+     "information_abundance_steps": information_abundance_steps, "fit_loop": fit_loop,
+     "orbax_round_trip": orbax_round_trip}[sys.argv[1]](*sys.argv[2:])
