@@ -38,8 +38,7 @@ class ReaderBatches(keras.utils.PyDataset):
         super().__init__()
         self.reader, self.ids_only = reader, ids_only
         self.order = reader.epoch_order(0)
-        rows_fed = len(reader) * reader.batch_size * reader.process_count
-        self.row_weight = np.float32(rows_fed / max(reader.total_rows, 1))
+        self.row_weight = np.float32(len(reader) * reader.global_batch_size / max(reader.total_rows, 1))
 
     def __len__(self) -> int:
         return len(self.reader)

@@ -36,7 +36,7 @@ def load_step(model: keras.Model, step_dir: str) -> None:
     model.set_state_tree(ocp.load_checkpointables(step_dir, {"pytree": abstract})["pytree"])
 
 
-def restored_steps(model: keras.Model) -> int:
+def optimizer_steps(model: keras.Model) -> int:
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
@@ -60,7 +60,7 @@ class OrbaxBackupAndRestore(keras.callbacks.Callback):
                 self.model.optimizer.build(self.model.trainable_variables)
             step_dir = os.path.join(self.state_dir, str(self.resumed_epochs))
             load_step(self.model, step_dir)
-            expected, restored = self.resumed_epochs * self.steps_per_epoch, restored_steps(self.model)
+            expected, restored = self.resumed_epochs * self.steps_per_epoch, optimizer_steps(self.model)
             if restored != expected:
                 raise ResumeError(f"{step_dir} has trained {restored} steps, not the {self.resumed_epochs} epochs x "
                                   f"{self.steps_per_epoch} steps its metadata names; {START_OVER}")
@@ -105,12 +105,15 @@ class OrbaxBestCheckpoint(BestCheckpoint):
             self.writer = orbax_writer(self.weights_path, 1, self.model)
         self.writer.on_epoch_end(self.epoch)
 
+    def record(self) -> dict:
+        return {**super().record(), "steps": optimizer_steps(self.model)}
+
     def restore(self):
         if self.writer is not None:
             self.writer.on_train_end()
         with open(self.record_path) as handle:
             expected = json.load(handle)["steps"]
         self.model.load_weights(self.weights_path)
-        if restored_steps(self.model) != expected:
-            raise ResumeError(f"{self.weights_path} holds a state of {restored_steps(self.model)} steps, not the best "
+        if optimizer_steps(self.model) != expected:
+            raise ResumeError(f"{self.weights_path} holds a state of {optimizer_steps(self.model)} steps, not the best "
                               f"epoch's {expected}; {START_OVER}")

@@ -188,16 +188,18 @@ class BestCheckpoint(keras.callbacks.Callback):
                 os.remove(path)
 
     def save(self):
-        """Writes the model's weights, then the record naming their epoch (and the optimizer's step count)."""
+        """Writes the model's weights, then the record naming their epoch."""
         os.makedirs(os.path.dirname(self.record_path), exist_ok=True)
         self.write_weights()
         with open(self.record_path + ".tmp", "w") as handle:
-            json.dump({"epoch": self.epoch, "steps": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))},
-                      handle)
+            json.dump(self.record(), handle)
         os.replace(self.record_path + ".tmp", self.record_path)
 
     def write_weights(self):
         self.model.save_weights(self.weights_path, overwrite=True)
+
+    def record(self) -> dict:
+        return {"epoch": self.epoch}
 
     def restore(self):
         """Loads the best epoch's weights into the model."""
