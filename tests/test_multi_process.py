@@ -6,6 +6,7 @@ rerun; the Orbax backup's save/restore round trip; and the flags a multi-process
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,7 +73,8 @@ def backed_up_epochs(path) -> int:
 
 @pytest.fixture(scope="module")
 def runs(criteo_10k_dir, tmp_path_factory):
-    """One process with 4 devices; 2 processes x 2 devices; and 2 processes killed after epoch 1 and rerun."""
+    """One process with 4 devices; 2 processes x 2 devices; and 2 processes killed after epoch 1 and rerun, with a
+    later Orbax step committed and one unfinished in the backup."""
     root = tmp_path_factory.mktemp("multi_process")
     run_on_four_devices("trainers.fit", f"--data_dir={criteo_10k_dir}", f"--output_dir={root / 'one'}", *FIT)
     printed = finish(start_fit(criteo_10k_dir, root / "two"))
@@ -87,9 +89,12 @@ def runs(criteo_10k_dir, tmp_path_factory):
         victim.send_signal(signal.SIGKILL)
     for victim in victims:
         victim.communicate()
-    at_kill = {"saved": [backed_up_epochs(path) for path in metadata],
-               "backup_steps": sorted(os.listdir(killed_dir / "backup" / "state")),
+    state = killed_dir / "backup" / "state"
+    at_kill = {"saved": [backed_up_epochs(path) for path in metadata], "backup_steps": sorted(os.listdir(state)),
                "results": (killed_dir / "results.json").exists()}
+    # as if killed after Orbax committed epoch 2 but before the metadata named it, and during a later save
+    shutil.copytree(state / "1", state / "2")
+    (state / "3.orbax-checkpoint-tmp-1").mkdir()
     resumed = finish(start_fit(criteo_10k_dir, killed_dir))
     return root, printed, at_kill, resumed
 

@@ -14,6 +14,7 @@ import shutil
 
 import jax
 import keras
+from jax.experimental import multihost_utils
 from keras.src.saving.orbax_util import build_orbax_abstract_pytree
 from keras.src.utils.module_utils import ocp
 
@@ -36,6 +37,15 @@ def load_step(model: keras.Model, step_dir: str) -> None:
     model.set_state_tree(ocp.load_checkpointables(step_dir, {"pytree": abstract})["pytree"])
 
 
+def remove_steps_after(state_dir: str, step: int) -> None:
+    """Deletes the steps after `step` and the unfinished ones: a run killed after Orbax committed an epoch but
+    before its metadata named it resumes from the epoch before, and saving a step that exists fails."""
+    for name in os.listdir(state_dir):
+        number = name.split(".")[0]
+        if ".orbax-checkpoint-tmp" in name or (number.isdigit() and int(number) > step):
+            shutil.rmtree(os.path.join(state_dir, name))
+
+
 def optimizer_steps(model: keras.Model) -> int:
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
@@ -55,6 +65,9 @@ class OrbaxBackupAndRestore(keras.callbacks.Callback):
         self.writer = None
 
     def on_train_begin(self, logs=None):
+        if jax.process_index() == 0 and os.path.isdir(self.state_dir):
+            remove_steps_after(self.state_dir, self.resumed_epochs)
+        multihost_utils.sync_global_devices("orbax backup pruned")
         if self.resumed_epochs:
             if not self.model.optimizer.built:
                 self.model.optimizer.build(self.model.trainable_variables)
