@@ -119,6 +119,20 @@ def test_two_processes_end_with_one_digest_and_train_as_one_process_with_four_de
     assert difference < 5e-3
 
 
+def test_the_test_metrics_gather_every_processs_predictions_in_the_labels_order(runs, criteo_10k_dir):
+    """The 1,000 test rows in global batches of 512: each process predicts its blocks, the last one partly filler."""
+    from datasets.reader import make_dataset
+    from tf_multiemb.metrics import log_loss, roc_auc
+
+    root, _, _, _ = runs
+    model = keras.saving.load_model(root / "two" / "model.keras", compile=False)
+    ids, labels = next(iter(make_dataset(str(criteo_10k_dir), "test", batch_size=4096)))
+    probabilities = model.predict(ids, verbose=0)
+    two = results(root / "two")
+    assert two["test_auc"] == pytest.approx(roc_auc(labels.numpy(), probabilities), abs=1e-6)
+    assert two["test_logloss"] == pytest.approx(log_loss(labels.numpy(), probabilities), abs=1e-6)
+
+
 def test_the_first_steps_loss_and_gradients_on_two_processes_equal_one_process_with_four_devices(criteo_10k_dir,
                                                                                                  tmp_path):
     """trainers.fit's initial model and first global batch, placed as fit places them: the batch assembled from
