@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import keras
@@ -22,7 +23,7 @@ from trainers.config import FitConfig
 
 FIT = ["--model=dnn", "--embedding=multi", "--scale=2", "--embedding_dim=6", "--hidden_units=32,16",
        "--batch_size=512", "--epochs=2", "--patience=2", "--seed=1", "--deterministic", "--verbose=0"]
-TIMEOUT = 600
+TIMEOUT = 300
 
 
 def free_port() -> int:
@@ -31,19 +32,36 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class Process:
+    """One process of a run, its output in files: a pipe nobody drains would stop it mid-run, and its peer with it
+    in the next collective."""
+
+    def __init__(self, command, environment):
+        self.stdout, self.stderr = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        self.popen = subprocess.Popen(command, cwd=REPO, env=environment, stdout=self.stdout, stderr=self.stderr,
+                                      text=True)
+
+    def wait(self) -> tuple[int, str, str]:
+        try:
+            returncode = self.popen.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:  # a hang: Python's faulthandler writes every thread's stack to stderr
+            self.popen.send_signal(signal.SIGABRT)
+            returncode = self.popen.wait(timeout=60)
+        self.stdout.seek(0)
+        self.stderr.seek(0)
+        return returncode, self.stdout.read(), self.stderr.read()
+
+
 def start_processes(module, *arguments) -> list:
     """Both processes of `python -m module arguments...` on 2 CPU devices each: process 0 configured by the
     KERAS_DISTRIBUTION_* variables, process 1 by flags."""
     address = f"127.0.0.1:{free_port()}"
     command = without_tensorflow(module, *arguments)
-    environment = {**os.environ, "JAX_NUM_CPU_DEVICES": "2"}
+    environment = {**os.environ, "JAX_NUM_CPU_DEVICES": "2", "PYTHONFAULTHANDLER": "1"}
     by_variables = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": address, "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
                     "KERAS_DISTRIBUTION_PROCESS_ID": "0"}
     by_flags = [f"--job_addresses={address}", "--num_processes=2", "--process_id=1"]
-    return [subprocess.Popen(command, cwd=REPO, env={**environment, **by_variables}, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True),
-            subprocess.Popen(command + by_flags, cwd=REPO, env=environment, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)]
+    return [Process(command, {**environment, **by_variables}), Process(command + by_flags, environment)]
 
 
 def start_fit(data_dir, run_dir) -> list:
@@ -57,11 +75,15 @@ def run_on_four_devices(module, *arguments):
 
 
 def finish(processes) -> list:
-    """Each process's printed results."""
-    outputs = [process.communicate(timeout=TIMEOUT) for process in processes]
-    for process, (_, stderr) in zip(processes, outputs):
-        assert process.returncode == 0, stderr[-3000:]
-    return [json.loads(stdout[stdout.index("{"):]) for stdout, _ in outputs]
+    """Each process's stdout, once all have ended well."""
+    outputs = [process.wait() for process in processes]
+    for returncode, _, stderr in outputs:
+        assert returncode == 0, stderr[-3000:]
+    return [stdout for _, stdout, _ in outputs]
+
+
+def printed_results(processes) -> list:
+    return [json.loads(stdout[stdout.index("{"):]) for stdout in finish(processes)]
 
 
 def backed_up_epochs(path) -> int:
@@ -77,25 +99,29 @@ def runs(criteo_10k_dir, tmp_path_factory):
     later Orbax step committed and one unfinished in the backup."""
     root = tmp_path_factory.mktemp("multi_process")
     run_on_four_devices("trainers.fit", f"--data_dir={criteo_10k_dir}", f"--output_dir={root / 'one'}", *FIT)
-    printed = finish(start_fit(criteo_10k_dir, root / "two"))
+    printed = printed_results(start_fit(criteo_10k_dir, root / "two"))
     killed_dir = root / "killed"
     victims = start_fit(criteo_10k_dir, killed_dir)
     metadata = [killed_dir / "backup" / "training_metadata.json",
                 killed_dir / "process-1-scratch" / "backup" / "training_metadata.json"]
+    best = killed_dir / "checkpoints" / "best"
     deadline = time.time() + TIMEOUT
-    while min(map(backed_up_epochs, metadata)) < 1 and time.time() < deadline:
+    while (min(map(backed_up_epochs, metadata)) < 1 or not (best / "1").is_dir()) and time.time() < deadline:
         time.sleep(0.05)
     for victim in victims:
-        victim.send_signal(signal.SIGKILL)
+        victim.popen.send_signal(signal.SIGKILL)
     for victim in victims:
-        victim.communicate()
+        victim.wait()
     state = killed_dir / "backup" / "state"
     at_kill = {"saved": [backed_up_epochs(path) for path in metadata], "backup_steps": sorted(os.listdir(state)),
-               "results": (killed_dir / "results.json").exists()}
-    # as if killed after Orbax committed epoch 2 but before the metadata named it, and during a later save
+               "best_steps": sorted(os.listdir(best)), "results": (killed_dir / "results.json").exists()}
+    # As if killed after Orbax committed backup epoch 2 but before the metadata named it, and during a later save;
+    # and after process 0 recorded the best epoch but before process 1 did (were process 1 to save it again, alone,
+    # both would wait in different collectives).
     shutil.copytree(state / "1", state / "2")
     (state / "3.orbax-checkpoint-tmp-1").mkdir()
-    resumed = finish(start_fit(criteo_10k_dir, killed_dir))
+    (killed_dir / "process-1-scratch" / "checkpoints" / "best.json").unlink(missing_ok=True)
+    resumed = printed_results(start_fit(criteo_10k_dir, killed_dir))
     return root, printed, at_kill, resumed
 
 
@@ -119,18 +145,24 @@ def test_two_processes_end_with_one_digest_and_train_as_one_process_with_four_de
     assert difference < 5e-3
 
 
-def test_the_test_metrics_gather_every_processs_predictions_in_the_labels_order(runs, criteo_10k_dir):
-    """The 1,000 test rows in global batches of 512: each process predicts its blocks, the last one partly filler."""
+def test_val_and_test_metrics_count_every_processs_rows_once_with_the_best_epochs_weights(runs, criteo_10k_dir):
+    """1,000 rows in global batches of 512: each process evaluates and predicts its blocks, the last one partly
+    filler. The model is the best epoch's, restored from the Orbax checkpoint."""
     from datasets.reader import make_dataset
     from tf_multiemb.metrics import log_loss, roc_auc
+    from trainers.run_records import read_epoch_log
 
     root, _, _, _ = runs
     model = keras.saving.load_model(root / "two" / "model.keras", compile=False)
-    ids, labels = next(iter(make_dataset(str(criteo_10k_dir), "test", batch_size=4096)))
-    probabilities = model.predict(ids, verbose=0)
     two = results(root / "two")
+    (ids, labels), = make_dataset(str(criteo_10k_dir), "test", batch_size=4096)
+    probabilities = model.predict(ids, verbose=0)
     assert two["test_auc"] == pytest.approx(roc_auc(labels.numpy(), probabilities), abs=1e-6)
     assert two["test_logloss"] == pytest.approx(log_loss(labels.numpy(), probabilities), abs=1e-6)
+    (ids, labels), = make_dataset(str(criteo_10k_dir), "val", batch_size=4096)
+    best = read_epoch_log(root / "two" / "epochs.csv")[two["best_epoch"] - 1]
+    exact = log_loss(labels.numpy(), model.predict(ids, verbose=0))
+    assert best["val_logloss"] == pytest.approx(exact, abs=1e-5) and best["val_loss"] == pytest.approx(exact, abs=1e-5)
 
 
 def test_the_first_steps_loss_and_gradients_on_two_processes_equal_one_process_with_four_devices(criteo_10k_dir,
@@ -139,10 +171,7 @@ def test_the_first_steps_loss_and_gradients_on_two_processes_equal_one_process_w
     the processes' blocks is the one-process batch, so only the order of gloo's sums differs (measured
     2026-12-07: equal losses, 6,697 of 46,081 gradient entries differ, by at most 7.5e-9)."""
     run_on_four_devices("tests.jax_checks", "first_step", criteo_10k_dir, tmp_path / "one.npz")
-    processes = start_processes("tests.jax_checks", "first_step", criteo_10k_dir, tmp_path / "two.npz")
-    for process in processes:
-        _, stderr = process.communicate(timeout=TIMEOUT)
-        assert process.returncode == 0, stderr[-3000:]
+    finish(start_processes("tests.jax_checks", "first_step", criteo_10k_dir, tmp_path / "two.npz"))
     one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
     assert one["devices"] == two["devices"] == 4
     assert two["loss"] == pytest.approx(one["loss"], rel=1e-6)
@@ -163,7 +192,7 @@ def test_only_process_0_writes_the_run_directory_and_the_checkpoints_are_orbax(r
 
 def test_both_processes_killed_after_epoch_1_resume_to_the_uninterrupted_runs_weights(runs):
     root, printed, at_kill, resumed = runs
-    assert at_kill == {"saved": [1, 1], "backup_steps": ["1"], "results": False}
+    assert at_kill == {"saved": [1, 1], "backup_steps": ["1"], "best_steps": ["1"], "results": False}
     expected, got = results(root / "two"), results(root / "killed")
     assert got["resumed_from_epoch"] == 1 and {key: got[key] for key in COMPARED} == {key: expected[key] for key in COMPARED}
     assert resumed[0]["weights_sha256"] == resumed[1]["weights_sha256"] == printed[0]["weights_sha256"]

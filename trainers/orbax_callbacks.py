@@ -99,14 +99,23 @@ class OrbaxBackupAndRestore(keras.callbacks.Callback):
 
 
 class OrbaxBestCheckpoint(BestCheckpoint):
-    """`BestCheckpoint` whose weights are an Orbax checkpoint in `state_dir` (one step: the best epoch's), and whose
-    record (best.json, in this process's `directory`) also names the optimizer's step count, which `restore`
-    checks."""
+    """`BestCheckpoint` whose weights are an Orbax checkpoint in `state_dir`, one step: the best epoch's.
 
-    def __init__(self, directory: str, state_dir: str, history_aucs: list):
+    Saving is collective, so whether a resumed run saves must be the same decision on every process: the
+    epoch of record is the step in the shared `state_dir`, not this process's best.json (a kill may land after
+    one process wrote its best.json and before another did). `restore` checks the optimizer's step count.
+    """
+
+    def __init__(self, directory: str, state_dir: str, history_aucs: list, steps_per_epoch: int):
         super().__init__(directory, history_aucs)
-        self.weights_path = state_dir
+        self.weights_path, self.steps_per_epoch = state_dir, steps_per_epoch
         self.writer = None
+
+    def recorded_epoch(self):
+        """The committed step in `state_dir` (Orbax renames a step's directory to its number when complete)."""
+        steps = [int(name) for name in os.listdir(self.weights_path) if name.isdigit()] \
+            if os.path.isdir(self.weights_path) else []
+        return max(steps, default=None)
 
     def remove(self):
         super().remove()
@@ -118,15 +127,11 @@ class OrbaxBestCheckpoint(BestCheckpoint):
             self.writer = orbax_writer(self.weights_path, 1, self.model)
         self.writer.on_epoch_end(self.epoch)
 
-    def record(self) -> dict:
-        return {**super().record(), "steps": optimizer_steps(self.model)}
-
     def restore(self):
         if self.writer is not None:
             self.writer.on_train_end()
-        with open(self.record_path) as handle:
-            expected = json.load(handle)["steps"]
         self.model.load_weights(self.weights_path)
+        expected = self.epoch * self.steps_per_epoch
         if optimizer_steps(self.model) != expected:
             raise ResumeError(f"{self.weights_path} holds a state of {optimizer_steps(self.model)} steps, not the best "
-                              f"epoch's {expected}; {START_OVER}")
+                              f"epoch {self.epoch}'s {expected}; {START_OVER}")

@@ -192,14 +192,11 @@ class BestCheckpoint(keras.callbacks.Callback):
         os.makedirs(os.path.dirname(self.record_path), exist_ok=True)
         self.write_weights()
         with open(self.record_path + ".tmp", "w") as handle:
-            json.dump(self.record(), handle)
+            json.dump({"epoch": self.epoch}, handle)
         os.replace(self.record_path + ".tmp", self.record_path)
 
     def write_weights(self):
         self.model.save_weights(self.weights_path, overwrite=True)
-
-    def record(self) -> dict:
-        return {"epoch": self.epoch}
 
     def restore(self):
         """Loads the best epoch's weights into the model."""
@@ -309,7 +306,7 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int, 
         backup = OrbaxBackupAndRestore(os.path.join(config.output_dir, "backup", "state"), backup_dir, resumed_epochs,
                                        steps_per_epoch, nonfinite)
         checkpoint = OrbaxBestCheckpoint(checkpoint_dir, os.path.join(config.output_dir, "checkpoints", "best"),
-                                         history_aucs)
+                                         history_aucs, steps_per_epoch)
     else:
         backup = VerifiedBackupAndRestore(backup_dir, resumed_epochs, steps_per_epoch, nonfinite)
         checkpoint = BestCheckpoint(checkpoint_dir, history_aucs)
