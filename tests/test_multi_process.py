@@ -33,8 +33,8 @@ def free_port() -> int:
 
 
 class Process:
-    """One process of a run, its output in files: a pipe nobody drains would stop it mid-run, and its peer with it
-    in the next collective."""
+    """One process of a run, its output in files read when it ends; a hung one is stopped after TIMEOUT with
+    SIGABRT, which makes Python's faulthandler write every thread's stack there."""
 
     def __init__(self, command, environment):
         self.stdout, self.stderr = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
@@ -44,7 +44,7 @@ class Process:
     def wait(self) -> tuple[int, str, str]:
         try:
             returncode = self.popen.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:  # a hang: Python's faulthandler writes every thread's stack to stderr
+        except subprocess.TimeoutExpired:
             self.popen.send_signal(signal.SIGABRT)
             returncode = self.popen.wait(timeout=60)
         self.stdout.seek(0)
@@ -116,8 +116,8 @@ def runs(criteo_10k_dir, tmp_path_factory):
     at_kill = {"saved": [backed_up_epochs(path) for path in metadata], "backup_steps": sorted(os.listdir(state)),
                "best_steps": sorted(os.listdir(best)), "results": (killed_dir / "results.json").exists()}
     # As if killed after Orbax committed backup epoch 2 but before the metadata named it, and during a later save;
-    # and after process 0 recorded the best epoch but before process 1 did (were process 1 to save it again, alone,
-    # both would wait in different collectives).
+    # and after process 0 wrote best.json but before process 1 did (was: process 1 alone saved the best epoch's
+    # step again, StepAlreadyExistsError).
     shutil.copytree(state / "1", state / "2")
     (state / "3.orbax-checkpoint-tmp-1").mkdir()
     (killed_dir / "process-1-scratch" / "checkpoints" / "best.json").unlink(missing_ok=True)
