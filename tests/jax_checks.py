@@ -171,7 +171,8 @@ def orbax_round_trip(work_dir, out):
     with open(os.path.join(work_dir, "backup", "training_metadata.json")) as handle:
         metadata = json.load(handle)
     with open(out, "w") as handle:
-        json.dump({"variables": len(values(model)), "bit_equal": [a == b for a, b in zip(values(model), values(rebuilt))],
+        json.dump({"variables": len(values(model)),
+                   "bit_equal": [a == b for a, b in zip(values(model), values(rebuilt))],
                    "equal_before_restore": sum(a == b for a, b in zip(values(model), before)),
                    "metadata": metadata, "other_paths": other_paths}, handle)
 

@@ -194,7 +194,8 @@ def test_both_processes_killed_after_epoch_1_resume_to_the_uninterrupted_runs_we
     root, printed, at_kill, resumed = runs
     assert at_kill == {"saved": [1, 1], "backup_steps": ["1"], "best_steps": ["1"], "results": False}
     expected, got = results(root / "two"), results(root / "killed")
-    assert got["resumed_from_epoch"] == 1 and {key: got[key] for key in COMPARED} == {key: expected[key] for key in COMPARED}
+    assert got["resumed_from_epoch"] == 1
+    assert {key: got[key] for key in COMPARED} == {key: expected[key] for key in COMPARED}
     assert resumed[0]["weights_sha256"] == resumed[1]["weights_sha256"] == printed[0]["weights_sha256"]
     assert not (root / "killed" / "backup").exists() and not (root / "killed" / "process-1-scratch").exists()
 
@@ -213,14 +214,16 @@ def test_the_orbax_backup_restores_every_variable_bit_for_bit_and_refuses_other_
     ({"num_processes": 2, "job_addresses": "127.0.0.1:1"}, {}, "2 processes need --process_id"),
     ({"num_processes": 2, "process_id": 2, "job_addresses": "127.0.0.1:1"}, {}, r"in 0\.\.1, got 2"),
     ({"process_id": 0}, {"KERAS_DISTRIBUTION_NUM_PROCESSES": "2"}, "2 processes need --job_addresses"),
+    ({}, {"KERAS_DISTRIBUTION_NUM_PROCESSES": "two"},
+     r"\$KERAS_DISTRIBUTION_NUM_PROCESSES must be a whole number, got 'two'"),
     ({"num_processes": 3, "process_id": 0, "job_addresses": "127.0.0.1:1", "batch_size": 1024}, {},
      "--batch_size=1024 is the global batch: it must split evenly between the 3 processes"),
 ])
 def test_a_multi_process_run_missing_a_setting_is_refused_in_one_line(arguments, environment, message, monkeypatch):
     from trainers.jax_processes import check_process_flags
 
-    for name in ("KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID", "KERAS_DISTRIBUTION_JOB_ADDRESSES"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("NUM_PROCESSES", "PROCESS_ID", "JOB_ADDRESSES"):
+        monkeypatch.delenv(f"KERAS_DISTRIBUTION_{name}", raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):

@@ -65,8 +65,8 @@ HELP = {
     "matmul_precision": "Matrix-multiply precision on GPUs: float32 (default, the paper's), tf32 (TensorFloat-32 "
                         "inputs, float32 accumulation) or bf16 (JAX only). CPUs compute float32 in every case.",
     "cpu_devices": "Split the CPU into this many logical devices for MirroredStrategy (0: no split).",
-    "job_addresses": "JAX multi-process: the coordinator's host:port (process 0's; or every process's, comma-separated). "
-                     "Empty: $KERAS_DISTRIBUTION_JOB_ADDRESSES.",
+    "job_addresses": "JAX multi-process: the coordinator's host:port (process 0's; or every process's, "
+                     "comma-separated). Empty: $KERAS_DISTRIBUTION_JOB_ADDRESSES.",
     "num_processes": "JAX multi-process: how many processes train together (keras.distribution.initialize); 0: "
                      "$KERAS_DISTRIBUTION_NUM_PROCESSES, else 1 (one process).",
     "process_id": "JAX multi-process: this process's index, 0 to num_processes - 1 (0 writes the run directory); "
@@ -82,7 +82,10 @@ NUM_PROCESSES_VARIABLE = "KERAS_DISTRIBUTION_NUM_PROCESSES"
 
 def requested_processes(config) -> int:
     """The processes a run asks for: --num_processes, else $KERAS_DISTRIBUTION_NUM_PROCESSES, else 1 (JAX only)."""
-    return config.num_processes or int(os.environ.get(NUM_PROCESSES_VARIABLE) or 1)
+    text = os.environ.get(NUM_PROCESSES_VARIABLE) or "1"
+    if not config.num_processes and not text.isdigit():
+        raise ValueError(f"${NUM_PROCESSES_VARIABLE} must be a whole number, got {text!r}")
+    return config.num_processes or int(text)
 
 
 def parse_interaction_args(pairs):

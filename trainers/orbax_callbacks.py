@@ -1,4 +1,4 @@
-"""The backup and the best checkpoint of a multi-process JAX run, as Orbax checkpoints (keras.callbacks.OrbaxCheckpoint).
+"""The backup and best checkpoint of a multi-process JAX run as Orbax checkpoints (keras.callbacks.OrbaxCheckpoint).
 
 A model whose variables span processes cannot go through `model.save_weights`: Orbax writes every process's
 shards into one directory that all processes share (under --output_dir), one numbered step per save, which
