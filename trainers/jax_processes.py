@@ -49,6 +49,21 @@ def join_processes(config) -> None:
         return
     keras.distribution.initialize(config.job_addresses or None, config.num_processes or None,
                                   config.process_id if config.process_id >= 0 else None)
+    use_distributed_barriers()
+
+
+def use_distributed_barriers() -> None:
+    """Makes Orbax synchronise processes through the JAX distributed client's barriers.
+
+    By default Orbax synchronises with a collective over all devices (`sync_global_devices`), also from its
+    background threads: launched there while the training thread launches its steps, the devices of two
+    processes can run the collectives in different orders and wait for each other forever (seen here, about one
+    run in four on 2 loaded cores).
+    """
+    from absl import flags
+    import orbax.checkpoint  # noqa: F401  defines the flag
+
+    flags.FLAGS.experimental_orbax_use_distributed_barrier = True
 
 
 def process_run_dir(output_dir: str) -> str:
