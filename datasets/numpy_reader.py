@@ -30,13 +30,16 @@ class NumpyReader:
     Args:
         data_dir: a directory written by `python -m datasets.criteo` / `datasets.avazu`.
         split: "train", "val" or "test".
-        batch_size: rows per batch.
+        batch_size: rows per batch of this process; the global batch is batch_size x process_count.
         shuffle: draw a new seeded permutation of the rows for every epoch.
         seed: the permutation's seed: epoch e of seed s is the same on every run.
-        process_index, process_count: this process's share of the rows (every process_count-th row of
-            the epoch's order, from the process_index-th), for data parallelism over processes. Every
-            process has the same number of batches per epoch (a collective waits for all of them): the
-            last may be short, or empty, on a process with fewer rows; `padded_batch` fills them up.
+        process_index, process_count: this process's share of the rows, for data parallelism over processes:
+            the process_index-th block of batch_size rows of every global batch, which is cut from the
+            epoch's order and sorted as one process reads it. So the processes' batches, concatenated in
+            process order, are the one-process batches of batch_size x process_count rows, row for row,
+            and every process has the same number of batches per epoch (a collective waits for all of
+            them): in the last global batch a process may get fewer rows, or none; `padded_batch` fills
+            them up, and the filler rows come after all the real ones of the global batch.
 
     Raises:
         CorruptShardError: when it opens a shard whose size, a length header or a CRC-32C is wrong
@@ -81,25 +84,28 @@ class NumpyReader:
         return frames
 
     @property
-    def num_rows(self) -> int:
-        """Rows this process reads per epoch."""
-        return len(range(self.process_index, self.total_rows, self.process_count))
-
-    @property
     def total_rows(self) -> int:
         """Rows of the split, over all processes."""
         return int(self._shard_starts[-1])
 
+    @property
+    def global_batch_size(self) -> int:
+        """Rows of one batch over all processes."""
+        return self.batch_size * self.process_count
+
     def __len__(self) -> int:
-        """Batches per epoch, the same on every process: enough for the largest share."""
-        largest_share = -(-self.total_rows // self.process_count)
-        return -(-largest_share // self.batch_size)
+        """Batches per epoch, the same on every process."""
+        return -(-self.total_rows // self.global_batch_size)
 
     def epoch_order(self, epoch: int) -> np.ndarray:
-        """The row indices this process reads in `epoch`, in order."""
-        order = (np.random.default_rng([self.seed, epoch]).permutation(self.total_rows) if self.shuffle
-                 else np.arange(self.total_rows))
-        return order[self.process_index::self.process_count]
+        """Every process's row indices in `epoch`, in order (a global batch is the next global_batch_size)."""
+        return (np.random.default_rng([self.seed, epoch]).permutation(self.total_rows) if self.shuffle
+                else np.arange(self.total_rows))
+
+    def own_block(self, global_rows: np.ndarray) -> np.ndarray:
+        """This process's block of a global batch's row indices, sorted (the shards are read in order)."""
+        start = self.process_index * self.batch_size
+        return np.sort(global_rows)[start:start + self.batch_size]
 
     def epoch(self, epoch: int = 0, skip_batches: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The batches of `epoch`, from batch `skip_batches` on (a resumed epoch skips what it has done); the
@@ -109,13 +115,14 @@ class NumpyReader:
             yield self.decode(self.batch_rows(order, batch))
 
     def labels(self) -> np.ndarray:
-        """This process's labels in epoch 0's order (file order unless shuffling), float32 (n, 1), read from
-        the label byte alone: no ids are decoded."""
+        """The split's labels, all processes' rows, in epoch 0's order (file order unless shuffling): the order
+        of the real rows of the global batches. float32 (n, 1), read from the label byte alone: no ids are decoded."""
         column = np.concatenate([shard[:, self.layout["label_offset"]] for shard in self.shards])
         return column[self.epoch_order(0)].astype(np.float32)[:, None]
 
     def full_batches(self, skip_batches: int = 0, workers: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Full batches forever: the epochs' orders one after another, cut every `batch_size` rows.
+        """Full batches forever: the epochs' orders one after another, cut into global batches, this process's
+        block of each.
 
         Training reads this: every batch has one shape (one compiled step, and an even split between
         devices), and skipping `skip_batches` resumes the stream exactly where an interrupted run stopped.
@@ -125,19 +132,20 @@ class NumpyReader:
         return ordered_map(self.decode, self.full_batch_rows(skip_batches), workers)
 
     def full_batch_rows(self, skip_batches: int = 0) -> Iterator[np.ndarray]:
-        """The sorted row indices of every batch of `full_batches` (sorted: the shards are read in order)."""
-        epoch, offset = divmod(skip_batches * self.batch_size, self.num_rows)
+        """This process's sorted row indices of every batch of `full_batches`."""
+        size = self.global_batch_size
+        epoch, offset = divmod(skip_batches * size, self.total_rows)
         pending = self.epoch_order(epoch)[offset:]
         while True:
-            while len(pending) < self.batch_size:
+            while len(pending) < size:
                 epoch += 1
                 pending = np.concatenate([pending, self.epoch_order(epoch)])
-            yield np.sort(pending[:self.batch_size])
-            pending = pending[self.batch_size:]
+            yield self.own_block(pending[:size])
+            pending = pending[size:]
 
     def batch_rows(self, order: np.ndarray, batch: int) -> np.ndarray:
-        """The sorted rows of batch number `batch` of an epoch's order (sorted: the shards are read in order)."""
-        return np.sort(order[batch * self.batch_size:(batch + 1) * self.batch_size])
+        """This process's sorted rows of batch number `batch` of an epoch's order (short or empty in the last)."""
+        return self.own_block(order[batch * self.global_batch_size:(batch + 1) * self.global_batch_size])
 
     def padded_batch(self, order: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Batch number `batch` of an epoch's order, then copies of the split's first row up to `batch_size`

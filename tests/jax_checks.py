@@ -8,6 +8,8 @@
     python tests/run_without_tensorflow.py tests.jax_checks information_abundance_steps OUT.json
     python tests/run_without_tensorflow.py tests.jax_checks validate CONFIG.json WEIGHTS.h5 OUT.json
     python tests/run_without_tensorflow.py tests.jax_checks fit_loop DATA_DIR OUT.json
+    python tests/run_without_tensorflow.py tests.jax_checks orbax_round_trip WORK_DIR OUT.json
+    python tests/run_without_tensorflow.py tests.jax_checks first_step DATA_DIR OUT.npz [--num_processes=2 ...]
 """
 
 import json
@@ -169,8 +171,91 @@ def fit_loop(data_dir, out):
         json.dump({"async_train": flags, "diverged": guard.diverged, "steps_started": counter.started}, handle)
 
 
+def orbax_round_trip(work_dir, out):
+    """The multi-process backup's save and restore on one process: a model trained 3 steps (Adam), backed up as
+    epoch 1 of 3 steps; restored into the same model rebuilt (the same variable paths, as in a resumed run) and
+    into one built beside it (other paths: Orbax then loads nothing)."""
+    import os
+
+    from tests.test_information_abundance_callback import batches, plain_model
+    from trainers.orbax_callbacks import OrbaxBackupAndRestore
+    from trainers.run_records import ResumeError
+    from trainers.training_callbacks import StopOnNonFiniteLoss
+
+    def backup(model, resumed_epochs):
+        callback = OrbaxBackupAndRestore(os.path.join(work_dir, "state"), os.path.join(work_dir, "backup"),
+                                         resumed_epochs, 3, StopOnNonFiniteLoss())
+        callback.set_model(model)
+        callback.on_train_begin()
+        return callback
+
+    def values(model):
+        return [keras.ops.convert_to_numpy(v).tobytes() for v in model.variables + model.optimizer.variables]
+
+    keras.utils.set_random_seed(0)
+    model = plain_model()
+    ids, labels = batches(rows=48)
+    model.fit(ids, labels, batch_size=16, verbose=0)
+    backup(model, 0).on_epoch_end(0)
+    keras.backend.clear_session()  # Keras' name counters restart, as in a new process
+    keras.utils.set_random_seed(1)
+    rebuilt = plain_model()
+    rebuilt.optimizer.build(rebuilt.trainable_variables)
+    before = values(rebuilt)
+    backup(rebuilt, 1)
+    try:
+        backup(plain_model(), 1)
+        other_paths = "restored"
+    except ResumeError as error:
+        other_paths = str(error)
+    with open(os.path.join(work_dir, "backup", "training_metadata.json")) as handle:
+        metadata = json.load(handle)
+    with open(out, "w") as handle:
+        json.dump({"variables": len(values(model)),
+                   "bit_equal": [a == b for a, b in zip(values(model), values(rebuilt))],
+                   "equal_before_restore": sum(a == b for a, b in zip(values(model), before)),
+                   "metadata": metadata, "other_paths": other_paths}, handle)
+
+
+def first_step(data_dir, out, *process_flags):
+    """`trainers.fit`'s placement, initial model and first train batch, on one process or on several (joined by
+    the fit flags, e.g. --num_processes=2 --process_id=0 --job_addresses=...): the global batch's binary
+    cross-entropy (inference mode) and its gradient for every trainable variable, which process 0 writes."""
+    from datasets.schema import load_schema
+    from trainers.config import FitConfig
+    from trainers.fit import build_compiled_model
+    from trainers.jax_processes import join_processes
+    from trainers.jax_runtime import JaxRuntime
+
+    settings = dict(flag[2:].split("=") for flag in process_flags)
+    config = FitConfig(data_dir=data_dir, model="dnn", embedding="multi", scale=2, embedding_dim=6,
+                       hidden_units="32,16", batch_size=512, seed=1, job_addresses=settings.get("job_addresses", ""),
+                       num_processes=int(settings.get("num_processes", 0)),
+                       process_id=int(settings.get("process_id", -1)))
+    join_processes(config)
+    runtime = JaxRuntime()
+    placement = runtime.placement(config)
+    keras.utils.set_random_seed(config.seed)
+    model = build_compiled_model(config, load_schema(data_dir), synchronized_batch_norm=False)
+    distribution = keras.distribution.distribution()
+    batch = [jax.make_array_from_process_local_data(distribution.get_data_layout(part.shape).backend_layout, part)
+             for part in next(runtime.train_batches(config, placement, 0))]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+
+    def loss(values, ids, labels):
+        probabilities, _ = model.stateless_call(values, non_trainable, ids, training=False)
+        return keras.ops.mean(keras.losses.binary_crossentropy(labels, probabilities))
+
+    replicated = jax.sharding.NamedSharding(distribution.device_mesh.backend_mesh, jax.sharding.PartitionSpec())
+    value, gradients = jax.jit(jax.value_and_grad(loss), out_shardings=replicated)(
+        [v.value for v in model.trainable_variables], *batch)
+    if jax.process_index() == 0:
+        np.savez(out, loss=np.asarray(value), devices=placement.num_replicas_in_sync,
+                 **{f"gradient_{i}": np.asarray(g) for i, g in enumerate(gradients)})
+
+
 if __name__ == "__main__":
     assert keras.backend.backend() == "jax"
     {"rows": rows, "step": step, "sharded_step": sharded_step, "predict": predict, "sharded_predict": sharded_predict,
-     "validate": validate,
-     "information_abundance_steps": information_abundance_steps, "fit_loop": fit_loop}[sys.argv[1]](*sys.argv[2:])
+     "validate": validate, "information_abundance_steps": information_abundance_steps, "fit_loop": fit_loop,
+     "orbax_round_trip": orbax_round_trip, "first_step": first_step}[sys.argv[1]](*sys.argv[2:])

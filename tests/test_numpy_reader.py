@@ -1,6 +1,7 @@
 """The numpy reader yields exactly the tf.data reader's rows, reshuffles per epoch, shards by process, checks frames."""
 
 import collections
+import itertools
 import re
 import shutil
 
@@ -46,28 +47,46 @@ def test_epochs_reshuffle_reproducibly_and_a_resumed_epoch_skips_its_done_batche
 def test_processes_read_disjoint_shares_that_cover_the_split(criteo_10k_dir, criteo_10k_ids):
     shares = [read_all(NumpyReader(criteo_10k_dir, "train", 300, True, seed=1, process_index=i, process_count=3))
               for i in range(3)]
-    assert [len(ids) for ids, _ in shares] == [2667, 2667, 2666]
+    # 9 global batches of 900 rows; the last holds 800: blocks of 300, 300 and 200
+    assert [len(ids) for ids, _ in shares] == [2700, 2700, 2600]
     merged = sum((row_multiset(*share) for share in shares), collections.Counter())
     assert merged == row_multiset(*criteo_10k_ids["train"])
 
 
+def test_the_processes_blocks_concatenate_to_the_one_process_batches(criteo_10k_dir):
+    """Row for row, so that every device of a multi-process run sees the rows it sees in one process."""
+    single = NumpyReader(criteo_10k_dir, "train", 900, True, seed=4)
+    blocks = [NumpyReader(criteo_10k_dir, "train", 300, True, seed=4, process_index=i, process_count=3)
+              for i in range(3)]
+    for epoch in (0, 1):
+        for whole, *parts in zip(single.epoch(epoch), *(reader.epoch(epoch) for reader in blocks)):
+            np.testing.assert_array_equal(np.concatenate([ids for ids, _ in parts]), whole[0])
+    streams = [reader.full_batches(skip_batches=7) for reader in blocks]
+    for whole in itertools.islice(single.full_batches(skip_batches=7), 4):  # across the epoch boundary
+        np.testing.assert_array_equal(np.concatenate([next(stream)[0] for stream in streams]), whole[0])
+
+
 def test_every_process_gets_the_same_batch_count_filled_with_zero_weight_rows(criteo_10k_dir, criteo_10k_ids):
-    # 8,000 rows over 3 processes: shares of 2,667, 2,667 and 2,666 rows, 2 batches of 1,333 and 1, 1 or 0 rows
+    # 8,000 rows in global batches of 3 x 1,333: the last holds 2 rows, both process 0's
     readers = [NumpyReader(criteo_10k_dir, "train", 1333, process_index=i, process_count=3) for i in range(3)]
     assert [len(reader) for reader in readers] == [3, 3, 3]
-    assert [[len(ids) for ids, _ in reader.epoch(0)] for reader in readers] == [[1333, 1333, 1]] * 2 + [[1333, 1333, 0]]
+    assert [[len(ids) for ids, _ in reader.epoch(0)] for reader in readers] == [[1333, 1333, 2]] + [[1333, 1333, 0]] * 2
     first_row = (criteo_10k_ids["train"][0][0], criteo_10k_ids["train"][1][0])
+    all_weights = []
     for reader in readers:
         order = reader.epoch_order(0)
         real_ids, real_labels = read_all(reader)
         batches = [reader.padded_batch(order, batch) for batch in range(3)]
         assert all(len(ids) == len(labels) == len(weights) == 1333 for ids, labels, weights in batches)
         weights = np.concatenate([weights for _, _, weights in batches])
-        np.testing.assert_array_equal(weights, np.arange(3 * 1333) < reader.num_rows)  # the filler comes last
+        np.testing.assert_array_equal(weights, np.arange(3 * 1333) < len(real_ids))  # the filler comes last
         ids, labels = (np.concatenate([batch[part] for batch in batches]) for part in (0, 1))
         np.testing.assert_array_equal(ids[weights == 1], real_ids)
         np.testing.assert_array_equal(labels[weights == 1], real_labels)
         assert (ids[weights == 0] == first_row[0]).all() and (labels[weights == 0] == first_row[1]).all()
+        all_weights.append(weights.reshape(3, 1333))
+    # the last global batch, in process order: its 2 real rows, then all the filler
+    np.testing.assert_array_equal(np.concatenate([weights[2] for weights in all_weights]), np.arange(3 * 1333) < 2)
 
 
 def corrupted_copy(source, tmp_path, damage):
@@ -121,9 +140,9 @@ def test_the_training_stream_has_full_batches_covers_each_epoch_and_resumes_exac
         np.testing.assert_array_equal(next(resumed)[0], ids)
 
 
-def test_labels_alone_are_the_decoded_labels_in_the_same_order(criteo_10k_dir):
+def test_labels_alone_are_the_decoded_labels_of_every_process_in_the_same_order(criteo_10k_dir):
+    expected = read_all(NumpyReader(criteo_10k_dir, "test", batch_size=300))[1]
     for reader in (NumpyReader(criteo_10k_dir, "test", batch_size=300),
-                   NumpyReader(criteo_10k_dir, "train", batch_size=300, process_index=1, process_count=3)):
-        expected = read_all(reader)[1]
+                   NumpyReader(criteo_10k_dir, "test", batch_size=100, process_index=1, process_count=3)):
         assert reader.labels().shape == expected.shape and reader.labels().dtype == np.float32
         np.testing.assert_array_equal(reader.labels(), expected)

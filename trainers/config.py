@@ -2,6 +2,7 @@
 
 import ast
 import dataclasses
+import os
 
 
 @dataclasses.dataclass
@@ -30,6 +31,9 @@ class FitConfig:
     async_callbacks: bool = True
     matmul_precision: str = "float32"
     cpu_devices: int = 0
+    job_addresses: str = ""
+    num_processes: int = 0
+    process_id: int = -1
     interaction_arg: tuple = ()
     output_dir: str = ""
     verbose: int = 2
@@ -65,10 +69,27 @@ HELP = {
     "matmul_precision": "Matrix-multiply precision on GPUs: float32 (default, the paper's), tf32 (TensorFloat-32 "
                         "inputs, float32 accumulation) or bf16 (JAX only). CPUs compute float32 in every case.",
     "cpu_devices": "Split the CPU into this many logical devices for MirroredStrategy (0: no split).",
+    "job_addresses": "JAX multi-process: the coordinator's host:port (process 0's; or every process's, "
+                     "comma-separated). Empty: $KERAS_DISTRIBUTION_JOB_ADDRESSES.",
+    "num_processes": "JAX multi-process: how many processes train together (keras.distribution.initialize); 0: "
+                     "$KERAS_DISTRIBUTION_NUM_PROCESSES, else 1 (one process).",
+    "process_id": "JAX multi-process: this process's index, 0 to num_processes - 1 (0 writes the run directory); "
+                  "-1: $KERAS_DISTRIBUTION_PROCESS_ID.",
     "interaction_arg": "name=value argument of the backbone's interaction layer (repeatable).",
     "output_dir": "Where results go: the run directory (fit) or the root of all run directories (sweep).",
     "verbose": "Keras fit verbosity (0, 1 progress bar, 2 one line per epoch).",
 }
+
+
+NUM_PROCESSES_VARIABLE = "KERAS_DISTRIBUTION_NUM_PROCESSES"
+
+
+def requested_processes(config) -> int:
+    """The processes a run asks for: --num_processes, else $KERAS_DISTRIBUTION_NUM_PROCESSES, else 1 (JAX only)."""
+    text = os.environ.get(NUM_PROCESSES_VARIABLE) or "1"
+    if not config.num_processes and not text.isdigit():
+        raise ValueError(f"${NUM_PROCESSES_VARIABLE} must be a whole number, got {text!r}")
+    return config.num_processes or int(text)
 
 
 def parse_interaction_args(pairs):

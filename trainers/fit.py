@@ -24,6 +24,12 @@ MultiWorkerMirroredStrategy; each reads its own train shard files (`train_stream
 else worker 0) writes the run directory; the other workers write theirs into a scratch directory inside
 --output_dir and delete it at the end (`worker_run_dir`). Keras 3.15's TensorFlow trainer needs two
 work-arounds there (`adapt_to_multi_worker`).
+
+Multi-process training on JAX: every process runs the same command with its own --process_id (or the
+KERAS_DISTRIBUTION_* variables), joins the others through keras.distribution.initialize and trains under
+DataParallel over all their devices, reading its block of every global batch. Process 0 writes the run
+directory, the others a scratch directory they delete; the backup and the best checkpoint are Orbax
+checkpoints in --output_dir (trainers/jax_processes.py, trainers/orbax_callbacks.py).
 """
 
 import dataclasses
@@ -36,7 +42,7 @@ import time
 
 from absl import app, flags
 
-from trainers.config import HELP, FitConfig, hidden_units, parse_interaction_args
+from trainers.config import HELP, FitConfig, hidden_units, parse_interaction_args, requested_processes
 from trainers.distribution import WorkerMismatchError, cluster_size, worker_run_dir
 from trainers.run_lock import RunDirectoryBusy, run_directory_lock
 from trainers.runtime import announce_devices, current_runtime
@@ -87,6 +93,8 @@ def validate(config: FitConfig) -> None:
 
 def check_run_shape(config: FitConfig) -> None:
     """The data, output, batch and cluster arguments."""
+    import keras
+
     from datasets.schema import SCHEMA_FILE, load_schema
 
     if not config.data_dir or not os.path.isfile(os.path.join(config.data_dir, SCHEMA_FILE)):
@@ -101,6 +109,9 @@ def check_run_shape(config: FitConfig) -> None:
     if config.matmul_precision not in MATMUL_PRECISIONS:
         raise ConfigError(f"--matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
                           f"got {config.matmul_precision!r}")
+    if requested_processes(config) > 1 and keras.backend.backend() != "jax":
+        raise ConfigError("--num_processes (KERAS_DISTRIBUTION_NUM_PROCESSES) is for the JAX backend; on TensorFlow "
+                          "name the workers in TF_CONFIG")
     if cluster_size() > 1 and config.cpu_devices > 1:
         raise ConfigError("--cpu_devices splits one machine's CPU; it does not apply to a multi-worker TF_CONFIG")
     if cluster_size() > len(load_schema(config.data_dir)["shards"]["train"]):
@@ -168,7 +179,7 @@ def evaluate(model, runtime, batches) -> tuple[float, float]:
 class TrainingRun:
     """One job's state between its steps: runtime, placement, run directory, schema, model and callbacks."""
 
-    def __init__(self, config: FitConfig):
+    def __init__(self, config: FitConfig, run_dir: str):
         from datasets.schema import load_schema
 
         self.config = config
@@ -179,7 +190,7 @@ class TrainingRun:
         self.runtime.set_matmul_precision(config.matmul_precision)
         self.strategy = self.runtime.placement(config)
         announce_devices(self.strategy.num_replicas_in_sync)
-        self.run_dir = worker_run_dir(config.output_dir)
+        self.run_dir = run_dir
         self.schema = load_schema(config.data_dir)
         self.resumed_epochs = resume_point(self.run_dir)
         self.model = self.callbacks = None
@@ -220,7 +231,7 @@ def fit_model(run: TrainingRun) -> None:
         best = f"{checkpoint.weights_path} (epoch {checkpoint.epoch})" if checkpoint.epoch else "none"
         raise FloatingPointError(f"training loss became NaN/Inf in epoch {guard.diverged_epoch}; stopped. The best "
                                  f"checkpoint so far is {best}; try a lower --learning_rate")
-    run.model.load_weights(checkpoint.weights_path)
+    checkpoint.restore()
 
 
 def final_results(run: TrainingRun, test_auc: float, test_logloss: float) -> dict:
@@ -252,17 +263,31 @@ def train(config: FitConfig) -> dict:
     """Runs one training job end to end and returns the results dict (also written to results.json).
 
     Rerunning a job whose run directory holds a backup/ (an interrupted run) resumes it. Under a multi-worker
-    TF_CONFIG the results are the chief's; the other workers return the same. The run directory is locked for
-    the whole job: RunDirectoryBusy when another live process trains there.
+    TF_CONFIG, or on several JAX processes, the results are the chief's (process 0's); the others return the same.
+    The run directory is locked for the whole job: RunDirectoryBusy when another live process trains there.
     """
     validate(config)
-    with run_directory_lock(worker_run_dir(config.output_dir)):
-        return train_in_locked_directory(config)
+    run_dir = join_processes(config)
+    with run_directory_lock(run_dir):
+        return train_in_locked_directory(config, run_dir)
 
 
-def train_in_locked_directory(config: FitConfig) -> dict:
+def join_processes(config: FitConfig) -> str:
+    """This process's run directory, once a JAX multi-process run has joined its processes (before JAX starts):
+    --output_dir on the chief worker or process 0, a scratch directory inside it on the others."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return worker_run_dir(config.output_dir)
+    from trainers import jax_processes
+
+    jax_processes.join_processes(config)
+    return jax_processes.process_run_dir(config.output_dir)
+
+
+def train_in_locked_directory(config: FitConfig, run_dir: str) -> dict:
     """`train`'s work, once the run directory is this process's."""
-    run = TrainingRun(config)
+    run = TrainingRun(config, run_dir)
     prepare_run_directory(run)
     fit_model(run)
     test_metrics = evaluate(run.model, run.runtime, run.runtime.batches(config, "test"))

@@ -5,7 +5,9 @@ one axis splits both the batch and the embedding table's rows: each device holds
 two moments (optimizer slots take their variable's layout, keras/src/optimizers/base_optimizer.py
 `add_variable_from_reference`), and every other variable is replicated. A (batch, model) mesh would copy the
 table along the batch axis, and Keras refuses two mesh axes on one dimension. The table's rows are padded to a
-multiple of N (`FieldEmbedding(row_multiple=N)`), since a sharded dimension must split evenly.
+multiple of N (`FieldEmbedding(row_multiple=N)`), since a sharded dimension must split evenly. Each process
+feeds its own block of every global batch (`datasets.numpy_reader.NumpyReader`), so Keras must not shard the
+input again (`auto_shard_dataset=False`).
 """
 
 import keras
@@ -36,9 +38,10 @@ def data_parallel_or_sharded(devices: list, shard_embeddings: bool) -> "keras.di
         mesh = keras.distribution.DeviceMesh((len(devices),), (SHARD_AXIS,), devices)
         layout_map = keras.distribution.LayoutMap(mesh)
         layout_map[TABLE_PATHS] = (SHARD_AXIS, None)
-        return keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name=SHARD_AXIS)
+        return keras.distribution.ModelParallel(layout_map=layout_map, batch_dim_name=SHARD_AXIS,
+                                                auto_shard_dataset=False)
     if len(devices) > 1:
-        return keras.distribution.DataParallel(devices=devices)
+        return keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
     return None
 
 

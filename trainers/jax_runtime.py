@@ -1,4 +1,7 @@
-"""`trainers.fit` on the JAX backend: the numpy shard reader and keras.distribution.DataParallel, no TensorFlow."""
+"""`trainers.fit` on the JAX backend: the numpy shard reader and keras.distribution.DataParallel, no TensorFlow.
+
+One process trains on all its local devices; several (trainers/jax_processes.py) on all their devices together.
+"""
 
 import os
 
@@ -9,6 +12,7 @@ import numpy as np
 from datasets.numpy_reader import NumpyReader
 from trainers.distribution import cluster_size
 from trainers.jax_distribution import data_parallel_or_sharded
+from trainers.jax_processes import check_process_flags, check_same_resume_epoch, replicate_predictions
 from trainers.placement import Placement
 
 
@@ -35,8 +39,7 @@ class ReaderBatches(keras.utils.PyDataset):
         super().__init__()
         self.reader, self.ids_only = reader, ids_only
         self.order = reader.epoch_order(0)
-        rows_fed = len(reader) * reader.batch_size * reader.process_count
-        self.row_weight = np.float32(rows_fed / max(reader.total_rows, 1))
+        self.row_weight = np.float32(len(reader) * reader.global_batch_size / max(reader.total_rows, 1))
 
     def __len__(self) -> int:
         return len(self.reader)
@@ -47,13 +50,13 @@ class ReaderBatches(keras.utils.PyDataset):
 
 
 class JaxRuntime:
-    """Numpy-reader batches and DataParallel over all local accelerators (see trainers/runtime.py)."""
+    """Numpy-reader batches and DataParallel over all processes' accelerators (see trainers/runtime.py)."""
 
     default_steps_per_execution = JAX_STEPS_PER_EXECUTION
 
     def placement(self, config) -> Placement:
-        """DataParallel over all devices (the MirroredStrategy analogue; one device: no distribution), or
-        row-sharded embedding tables with --shard_embeddings (trainers/jax_distribution.py)."""
+        """DataParallel over every process's devices (the MirroredStrategy analogue; one device: no distribution),
+        or row-sharded embedding tables with --shard_embeddings (trainers/jax_distribution.py)."""
         devices = jax.devices()
         distribution = data_parallel_or_sharded(devices, config.shard_embeddings)
         if distribution is not None:
@@ -80,23 +83,32 @@ class JaxRuntime:
             raise ValueError("--sparse_embedding_updates needs the TensorFlow backend (row-sparse gradients); "
                              "on JAX leave it off: the embedding update is dense")
         if cluster_size() > 1:
-            raise ValueError("TF_CONFIG multi-worker training runs on the TensorFlow backend; on JAX one process "
-                             "trains on all its local devices")
+            raise ValueError("TF_CONFIG multi-worker training runs on the TensorFlow backend; on JAX set "
+                             "--num_processes/--process_id/--job_addresses (or their KERAS_DISTRIBUTION_* variables)")
         if config.cpu_devices > 1:
             raise ValueError("--cpu_devices splits the CPU for MirroredStrategy; on JAX set "
                              "XLA_FLAGS=--xla_force_host_platform_device_count=N instead")
+        check_process_flags(config)
 
     def train_batches(self, config, placement, skipped_steps: int):
         """Full batches of the train split's epochs (a new seeded permutation each), after the skipped steps."""
-        reader = NumpyReader(config.data_dir, "train", config.batch_size, shuffle=True, seed=config.seed,
-                             process_index=jax.process_index(), process_count=jax.process_count())
+        reader = process_reader(config, "train", shuffle=True, seed=config.seed)
         return reader.full_batches(skip_batches=skipped_steps, workers=config.input_workers)
 
     def batches(self, config, split: str) -> ReaderBatches:
-        return ReaderBatches(NumpyReader(config.data_dir, split, config.batch_size))
+        return ReaderBatches(process_reader(config, split))
 
     def labels_and_inputs(self, batches: ReaderBatches):
         return batches.reader.labels(), ReaderBatches(batches.reader, ids_only=True)
 
     def prepare_model(self, model, placement, resumed_epochs: int) -> None:
-        """Nothing: one process, placed by keras.distribution."""
+        """Several processes: the same resume epoch on all, and predictions gathered to all (jax_processes)."""
+        if jax.process_count() > 1:
+            check_same_resume_epoch(resumed_epochs)
+            replicate_predictions(model)
+
+
+def process_reader(config, split: str, **options) -> NumpyReader:
+    """This process's reader of a split: its block of every global batch of --batch_size rows."""
+    return NumpyReader(config.data_dir, split, config.batch_size // jax.process_count(), **options,
+                       process_index=jax.process_index(), process_count=jax.process_count())

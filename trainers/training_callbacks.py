@@ -22,6 +22,7 @@ import threading
 import keras
 
 from tf_multiemb.callbacks import InformationAbundance, ThroughputCallback
+from trainers.config import requested_processes
 from trainers.run_records import START_OVER, ResumeError, best_epoch_index, read_epoch_log
 
 
@@ -167,9 +168,7 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.epoch is None:  # a fresh run: a checkpoint left by an earlier run in this directory is not its own
-            for path in (self.weights_path, self.record_path):
-                if os.path.isfile(path):
-                    os.remove(path)
+            self.remove()
         elif (recorded := self.recorded_epoch()) != self.epoch:
             if self.epoch != self.logged_epochs:
                 raise ResumeError(f"{self.record_path} names {f'epoch {recorded}' if recorded else 'no epoch'} but "
@@ -182,13 +181,26 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.best, self.epoch = float(auc), epoch + 1
             self.save()
 
+    def remove(self):
+        """Deletes the checkpoint an earlier run left."""
+        for path in (self.weights_path, self.record_path):
+            if os.path.isfile(path):
+                os.remove(path)
+
     def save(self):
         """Writes the model's weights, then the record naming their epoch."""
-        os.makedirs(os.path.dirname(self.weights_path), exist_ok=True)
-        self.model.save_weights(self.weights_path, overwrite=True)
+        os.makedirs(os.path.dirname(self.record_path), exist_ok=True)
+        self.write_weights()
         with open(self.record_path + ".tmp", "w") as handle:
             json.dump({"epoch": self.epoch}, handle)
         os.replace(self.record_path + ".tmp", self.record_path)
+
+    def write_weights(self):
+        self.model.save_weights(self.weights_path, overwrite=True)
+
+    def restore(self):
+        """Loads the best epoch's weights into the model."""
+        self.model.load_weights(self.weights_path)
 
 
 class VerifiedBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -278,11 +290,26 @@ def tensorboard_scalar_writer(run_dir: str):
 
 
 def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int, steps_per_epoch: int) -> dict:
-    """The fit callbacks by role, in the order Keras must call them (the backup, then the best checkpoint, last)."""
+    """The fit callbacks by role, in the order Keras must call them (the backup, then the best checkpoint, last).
+
+    A multi-process run (JAX) keeps its backup and best checkpoint as Orbax checkpoints in --output_dir, which
+    every process shares (trainers/orbax_callbacks.py); the other runs as .weights.h5 files in `run_dir`.
+    """
     from datasets.schema import field_names
 
     history_aucs = [row["val_auc"] for row in read_epoch_log(os.path.join(run_dir, "epochs.csv"))]
     nonfinite = StopOnNonFiniteLoss(async_safe=config.async_callbacks)
+    backup_dir, checkpoint_dir = os.path.join(run_dir, "backup"), os.path.join(run_dir, "checkpoints")
+    if requested_processes(config) > 1:
+        from trainers.orbax_callbacks import OrbaxBackupAndRestore, OrbaxBestCheckpoint
+
+        backup = OrbaxBackupAndRestore(os.path.join(config.output_dir, "backup", "state"), backup_dir, resumed_epochs,
+                                       steps_per_epoch, nonfinite)
+        checkpoint = OrbaxBestCheckpoint(checkpoint_dir, os.path.join(config.output_dir, "checkpoints", "best"),
+                                         history_aucs, steps_per_epoch)
+    else:
+        backup = VerifiedBackupAndRestore(backup_dir, resumed_epochs, steps_per_epoch, nonfinite)
+        checkpoint = BestCheckpoint(checkpoint_dir, history_aucs)
     scalar_writer, tensorboard = tensorboard_callbacks(run_dir)
     return {
         "throughput": ThroughputCallback(config.batch_size),
@@ -295,7 +322,6 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int, 
         "early_stopping": ResumableEarlyStopping(history_aucs, monitor="val_auc", mode="max",
                                                  patience=config.patience),
         "epoch_log": keras.callbacks.CSVLogger(os.path.join(run_dir, "epochs.csv"), append=resumed_epochs > 0),
-        "backup": VerifiedBackupAndRestore(os.path.join(run_dir, "backup"), resumed_epochs, steps_per_epoch,
-                                           nonfinite),
-        "checkpoint": BestCheckpoint(os.path.join(run_dir, "checkpoints"), history_aucs),
+        "backup": backup,
+        "checkpoint": checkpoint,
     }
