@@ -218,6 +218,8 @@ def test_the_orbax_backup_restores_every_variable_bit_for_bit_and_refuses_other_
      r"\$KERAS_DISTRIBUTION_NUM_PROCESSES must be a whole number, got 'two'"),
     ({"num_processes": 3, "process_id": 0, "job_addresses": "127.0.0.1:1", "batch_size": 1024}, {},
      "--batch_size=1024 is the global batch: it must split evenly between the 3 processes"),
+    ({"num_processes": 2, "process_id": 0, "job_addresses": "127.0.0.1:1", "shard_embeddings": True}, {},
+     "--shard_embeddings trains on one process's devices; over 2 processes use DataParallel"),
 ])
 def test_a_multi_process_run_missing_a_setting_is_refused_in_one_line(arguments, environment, message, monkeypatch):
     from trainers.jax_processes import check_process_flags

@@ -35,6 +35,9 @@ def check_process_flags(config) -> None:
     if not (config.job_addresses or os.environ.get(JOB_ADDRESSES_VARIABLE)):
         raise ValueError(f"{count} processes need --job_addresses (or ${JOB_ADDRESSES_VARIABLE}): process 0's "
                          "host:port")
+    if config.shard_embeddings:
+        raise ValueError(f"--shard_embeddings trains on one process's devices; over {count} processes use "
+                         "DataParallel (leave it off)")
     if config.batch_size % count:
         raise ValueError(f"--batch_size={config.batch_size} is the global batch: it must split evenly between the "
                          f"{count} processes")
