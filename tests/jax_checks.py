@@ -155,7 +155,8 @@ def fit_loop(data_dir, out):
     from datasets.schema import load_schema
     from tests.test_information_abundance_callback import FIELDS, plain_model
     from trainers.config import FitConfig
-    from trainers.training_callbacks import StopOnNonFiniteLoss, training_callbacks
+    from trainers.run_callbacks import training_callbacks
+    from trainers.training_callbacks import StopOnNonFiniteLoss
 
     model, flags = plain_model(), {}
     for async_callbacks in (True, False):

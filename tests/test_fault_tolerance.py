@@ -146,11 +146,11 @@ class RecordThenDiverge(keras.callbacks.Callback):
 
 def test_a_diverged_epoch_leaves_the_best_finite_epochs_checkpoint(tmp_path, monkeypatch):
     """trainers.fit.train, its epoch 3 diverging (was: its NaN weights were saved as the best checkpoint)."""
-    import trainers.training_callbacks
+    import trainers.run_callbacks
     from trainers.fit import train
 
-    record, callbacks = RecordThenDiverge(diverging=3), trainers.training_callbacks.training_callbacks
-    monkeypatch.setattr(trainers.training_callbacks, "training_callbacks",
+    record, callbacks = RecordThenDiverge(diverging=3), trainers.run_callbacks.training_callbacks
+    monkeypatch.setattr(trainers.run_callbacks, "training_callbacks",
                         lambda *args: {**callbacks(*args), "record": record})
     config = fit_config(tmp_path, epochs=4)
     with pytest.raises(FloatingPointError) as error:
@@ -181,7 +181,7 @@ def test_a_diverged_epoch_is_neither_the_best_checkpoint_nor_backed_up(tmp_path)
     """The guard, backup and checkpoint of trainers.fit, in its order, through two finite epochs then one whose
     loss and weights are NaN and whose validation AUC would be the highest."""
     from trainers.config import FitConfig
-    from trainers.training_callbacks import training_callbacks
+    from trainers.run_callbacks import training_callbacks
 
     model, callbacks = tiny_model(), training_callbacks(FitConfig(), str(tmp_path), {"fields": []}, 0, 1)
     guard, checkpoint = callbacks["nonfinite"], callbacks["checkpoint"]

@@ -104,7 +104,7 @@ def backed_up_model(backup_dir, epochs):
 def restore(run_dir, resumed_epochs, steps_per_epoch=1):
     """A fresh tiny model after trainers.fit's backup callback restored run_dir/backup into it."""
     from trainers.config import FitConfig
-    from trainers.training_callbacks import training_callbacks
+    from trainers.run_callbacks import training_callbacks
 
     backup = training_callbacks(FitConfig(), str(run_dir), {"fields": []}, resumed_epochs, steps_per_epoch)["backup"]
     model = tiny_model()
@@ -225,7 +225,7 @@ def resumed_checkpoint(run_dir, val_aucs, recorded_epoch):
     tiny model's weights) best.json says is epoch `recorded_epoch`'s. Returns (checkpoint, restored model,
     the checkpoint file's bytes before)."""
     from trainers.config import FitConfig
-    from trainers.training_callbacks import training_callbacks
+    from trainers.run_callbacks import training_callbacks
 
     (run_dir / "checkpoints").mkdir()
     tiny_model().save_weights(run_dir / "checkpoints" / "best.weights.h5")

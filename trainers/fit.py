@@ -13,7 +13,7 @@ flags.txt (the resolved flagfile) and run_info.json (versions, data hash, git co
 
 Fault tolerance: keras.callbacks.BackupAndRestore keeps the last finished epoch in backup/; rerunning
 the same command after a crash resumes there, once its logs, backup and best checkpoint are matched
-(trainers/run_records.py `resume_point`, trainers/training_callbacks.py) or refused with a one-line
+(trainers/run_records.py `resume_point`, trainers/training_callbacks.py, trainers/run_callbacks.py) or refused with a one-line
 ResumeError. The train stream is one seeded sequence from which a resumed run skips the batches already
 consumed, and every dropout layer is reseeded from (seed, layer, epoch), so a resumed run ends with the
 same metrics as an uninterrupted one. A NaN/Inf loss stops training with an error; that epoch is neither
@@ -208,7 +208,7 @@ def prepare_run_directory(run: TrainingRun) -> None:
 
 def fit_model(run: TrainingRun) -> None:
     """Builds the model and trains it to early stopping, then loads the best checkpoint's weights."""
-    from trainers.training_callbacks import training_callbacks
+    from trainers.run_callbacks import training_callbacks
 
     config, runtime = run.config, run.runtime
     steps_per_epoch = config.steps_per_epoch or math.ceil(run.schema["rows"]["train"] / config.batch_size)

@@ -21,9 +21,8 @@ import threading
 
 import keras
 
-from tf_multiemb.callbacks import InformationAbundance, ThroughputCallback
-from trainers.config import requested_processes
-from trainers.run_records import START_OVER, ResumeError, best_epoch_index, read_epoch_log
+from tf_multiemb.callbacks import InformationAbundance
+from trainers.run_records import START_OVER, ResumeError, best_epoch_index
 
 
 def dropout_stream_seed(seed: int, generator_index: int, epoch: int) -> int:
@@ -287,41 +286,3 @@ def tensorboard_scalar_writer(run_dir: str):
         writer.flush()
 
     return write
-
-
-def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int, steps_per_epoch: int) -> dict:
-    """The fit callbacks by role, in the order Keras must call them (the backup, then the best checkpoint, last).
-
-    A multi-process run (JAX) keeps its backup and best checkpoint as Orbax checkpoints in --output_dir, which
-    every process shares (trainers/orbax_callbacks.py); the other runs as .weights.h5 files in `run_dir`.
-    """
-    from datasets.schema import field_names
-
-    history_aucs = [row["val_auc"] for row in read_epoch_log(os.path.join(run_dir, "epochs.csv"))]
-    nonfinite = StopOnNonFiniteLoss(async_safe=config.async_callbacks)
-    backup_dir, checkpoint_dir = os.path.join(run_dir, "backup"), os.path.join(run_dir, "checkpoints")
-    if requested_processes(config) > 1:
-        from trainers.orbax_callbacks import OrbaxBackupAndRestore, OrbaxBestCheckpoint
-
-        backup = OrbaxBackupAndRestore(os.path.join(config.output_dir, "backup", "state"), backup_dir, resumed_epochs,
-                                       steps_per_epoch, nonfinite)
-        checkpoint = OrbaxBestCheckpoint(checkpoint_dir, os.path.join(config.output_dir, "checkpoints", "best"),
-                                         history_aucs, steps_per_epoch)
-    else:
-        backup = VerifiedBackupAndRestore(backup_dir, resumed_epochs, steps_per_epoch, nonfinite)
-        checkpoint = BestCheckpoint(checkpoint_dir, history_aucs)
-    scalar_writer, tensorboard = tensorboard_callbacks(run_dir)
-    return {
-        "throughput": ThroughputCallback(config.batch_size),
-        "reseed": DropoutReseed(config.seed),
-        "nonfinite": nonfinite,
-        "information_abundance": FiniteInformationAbundance(
-            nonfinite, log_file=os.path.join(run_dir, "information_abundance.jsonl"),
-            field_names=field_names(schema), scalar_writer=scalar_writer),
-        **({"tensorboard": tensorboard} if tensorboard else {}),
-        "early_stopping": ResumableEarlyStopping(history_aucs, monitor="val_auc", mode="max",
-                                                 patience=config.patience),
-        "epoch_log": keras.callbacks.CSVLogger(os.path.join(run_dir, "epochs.csv"), append=resumed_epochs > 0),
-        "backup": backup,
-        "checkpoint": checkpoint,
-    }
