@@ -291,8 +291,9 @@ def train_in_locked_directory(config: FitConfig, run_dir: str) -> dict:
     prepare_run_directory(run)
     fit_model(run)
     test_metrics = evaluate(run.model, run.runtime, run.runtime.batches(config, "test"))
-    run.model.save(os.path.join(run.run_dir, "model.keras"))
-    results = final_results(run, *test_metrics)
+    with run.runtime.whole_values(run.model):
+        run.model.save(os.path.join(run.run_dir, "model.keras"))
+        results = final_results(run, *test_metrics)
     with open(os.path.join(run.run_dir, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2)
     if run.run_dir != config.output_dir:

@@ -10,6 +10,7 @@ others write theirs into `<output_dir>/process-<i>-scratch` and delete it at the
 Usage: docs/training.md, "Several processes".
 """
 
+import contextlib
 import os
 
 import jax
@@ -35,9 +36,6 @@ def check_process_flags(config) -> None:
     if not (config.job_addresses or os.environ.get(JOB_ADDRESSES_VARIABLE)):
         raise ValueError(f"{count} processes need --job_addresses (or ${JOB_ADDRESSES_VARIABLE}): process 0's "
                          "host:port")
-    if config.shard_embeddings:
-        raise ValueError(f"--shard_embeddings trains on one process's devices; over {count} processes use "
-                         "DataParallel (leave it off)")
     if config.batch_size % count:
         raise ValueError(f"--batch_size={config.batch_size} is the global batch: it must split evenly between the "
                          f"{count} processes")
@@ -109,3 +107,26 @@ def check_same_resume_epoch(resumed_epochs: int) -> None:
             f"the processes' backups end after different epochs {epochs}; each process resumes from "
             "backup/training_metadata.json in its own run directory (process-<i>-scratch/ inside --output_dir for "
             "i > 0): delete backup/ in all of them to start over")
+
+
+@contextlib.contextmanager
+def whole_values(model: keras.Model):
+    """While the block runs, every variable split across processes has its whole value on every process.
+
+    A row-sharded table (and its Adam moments) over several processes is in no process whole, and numpy cannot
+    read it: information abundance, `model.save` and the weights digest run inside this block. The gather is a
+    collective, so every process enters the block at the same point; the split values come back after it.
+    One process, or only replicated variables: nothing changes.
+    """
+    optimizer_variables = model.optimizer.variables if model.optimizer is not None else []
+    split = [variable for variable in [*model.variables, *optimizer_variables]
+             if not (variable.value.is_fully_addressable or variable.value.is_fully_replicated)]
+    kept = [variable.value for variable in split]
+    for variable, value in zip(split, kept):
+        replicated = jax.sharding.NamedSharding(value.sharding.mesh, jax.sharding.PartitionSpec())
+        variable._value = jax.jit(lambda array: array, out_shardings=replicated)(value)  # keeps its layout
+    try:
+        yield model
+    finally:
+        for variable, value in zip(split, kept):
+            variable._value = value

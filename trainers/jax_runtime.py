@@ -12,7 +12,7 @@ import numpy as np
 from datasets.numpy_reader import NumpyReader
 from trainers.distribution import cluster_size
 from trainers.jax_distribution import data_parallel_or_sharded
-from trainers.jax_processes import check_process_flags, check_same_resume_epoch, replicate_predictions
+from trainers.jax_processes import check_process_flags, check_same_resume_epoch, replicate_predictions, whole_values
 from trainers.placement import Placement
 
 
@@ -100,6 +100,10 @@ class JaxRuntime:
 
     def labels_and_inputs(self, batches: ReaderBatches):
         return batches.reader.labels(), ReaderBatches(batches.reader, ids_only=True)
+
+    def whole_values(self, model):
+        """A context in which numpy can read every weight, tables split across processes too (jax_processes)."""
+        return whole_values(model)
 
     def prepare_model(self, model, placement, resumed_epochs: int) -> None:
         """Several processes: the same resume epoch on all, and predictions gathered to all (jax_processes)."""

@@ -5,6 +5,7 @@ One process keeps its backup and best checkpoint as .weights.h5 files in the run
 which every process shares (trainers/orbax_callbacks.py).
 """
 
+import contextlib
 import os
 
 import keras
@@ -24,8 +25,10 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int, 
     history_aucs = [row["val_auc"] for row in read_epoch_log(os.path.join(run_dir, "epochs.csv"))]
     nonfinite = StopOnNonFiniteLoss(async_safe=config.async_callbacks)
     backup_dir, checkpoint_dir = os.path.join(run_dir, "backup"), os.path.join(run_dir, "checkpoints")
+    whole_values = contextlib.nullcontext
     if requested_processes(config) > 1:
-        from trainers.orbax_callbacks import OrbaxBackupAndRestore, OrbaxBestCheckpoint  # JAX and Orbax only
+        from trainers.jax_processes import whole_values  # JAX and Orbax only
+        from trainers.orbax_callbacks import OrbaxBackupAndRestore, OrbaxBestCheckpoint
 
         backup = OrbaxBackupAndRestore(os.path.join(config.output_dir, "backup", "state"), backup_dir, resumed_epochs,
                                        steps_per_epoch, nonfinite)
@@ -41,7 +44,7 @@ def training_callbacks(config, run_dir: str, schema: dict, resumed_epochs: int, 
         "nonfinite": nonfinite,
         "information_abundance": FiniteInformationAbundance(
             nonfinite, log_file=os.path.join(run_dir, "information_abundance.jsonl"),
-            field_names=field_names(schema), scalar_writer=scalar_writer),
+            field_names=field_names(schema), scalar_writer=scalar_writer, whole_values=whole_values),
         **({"tensorboard": tensorboard} if tensorboard else {}),
         "early_stopping": ResumableEarlyStopping(history_aucs, monitor="val_auc", mode="max",
                                                  patience=config.patience),

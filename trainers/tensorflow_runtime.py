@@ -1,5 +1,7 @@
 """`trainers.fit` on the TensorFlow backend: tf.data input, MirroredStrategy (multi-worker from TF_CONFIG)."""
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -84,6 +86,10 @@ class TensorFlowRuntime:
         examples = examples.concatenate(examples.take(1).repeat(-len(labels) % batch_size))
         steps = -(-len(labels) // batch_size)
         return labels, examples.batch(batch_size).apply(tf.data.experimental.assert_cardinality(steps))
+
+    def whole_values(self, model):
+        """Nothing to gather: every worker holds the whole model."""
+        return contextlib.nullcontext(model)
 
     def prepare_model(self, model, strategy, resumed_epochs: int) -> None:
         """The multi-worker checks and work-arounds (trainers/distribution.py)."""

@@ -11,6 +11,7 @@ from the restored weights when that epoch is the last one (`BestCheckpoint`); wh
 ResumeError. Run directory layout: docs/design.md.
 """
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -105,15 +106,20 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
 
 class FiniteInformationAbundance(InformationAbundance):
-    """The IA callback, skipped once `guard` has seen the loss diverge (IA of NaN embeddings means nothing)."""
+    """The IA callback, skipped once `guard` has seen the loss diverge (IA of NaN embeddings means nothing).
 
-    def __init__(self, guard: StopOnNonFiniteLoss, *args, **kwargs):
+    `whole_values(model)` is the context it measures in: the runtime's, which gathers tables split across
+    processes (trainers/jax_processes.py).
+    """
+
+    def __init__(self, guard: StopOnNonFiniteLoss, *args, whole_values=contextlib.nullcontext, **kwargs):
         super().__init__(*args, **kwargs)
-        self.guard = guard
+        self.guard, self.whole_values = guard, whole_values
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.guard.diverged:
-            super().on_epoch_end(epoch, logs)
+            with self.whole_values(self.model):
+                super().on_epoch_end(epoch, logs)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
