@@ -65,10 +65,6 @@ def start_processes(module, *arguments) -> list:
     return [Process(command, {**environment, **by_variables}), Process(command + by_flags, environment)]
 
 
-def start_fit(data_dir, run_dir) -> list:
-    return start_processes("trainers.fit", f"--data_dir={data_dir}", f"--output_dir={run_dir}", *FIT)
-
-
 def run_on_four_devices(module, *arguments):
     completed = subprocess.run(without_tensorflow(module, *arguments), cwd=REPO, capture_output=True, text=True,
                                timeout=TIMEOUT, env={**os.environ, "JAX_NUM_CPU_DEVICES": "4"})
@@ -94,15 +90,14 @@ def backed_up_epochs(path) -> int:
         return 0
 
 
-@pytest.fixture(scope="module")
-def runs(criteo_10k_dir, tmp_path_factory):
-    """One process with 4 devices; 2 processes x 2 devices; and 2 processes killed after epoch 1 and rerun, with a
-    later Orbax step committed and one unfinished in the backup."""
-    root = tmp_path_factory.mktemp("multi_process")
-    run_on_four_devices("trainers.fit", f"--data_dir={criteo_10k_dir}", f"--output_dir={root / 'one'}", *FIT)
-    printed = printed_results(start_fit(criteo_10k_dir, root / "two"))
-    killed_dir = root / "killed"
-    victims = start_fit(criteo_10k_dir, killed_dir)
+def start_fit(data_dir, run_dir, *extra) -> list:
+    return start_processes("trainers.fit", f"--data_dir={data_dir}", f"--output_dir={run_dir}", *FIT, *extra)
+
+
+def killed_after_epoch_1_and_rerun(data_dir, killed_dir, *extra) -> tuple[dict, list]:
+    """Both processes SIGKILLed once epoch 1 is backed up and the best checkpoint saved, then rerun, with a later
+    Orbax step committed and one unfinished left in the backup: (what the kill left, the rerun's printed results)."""
+    victims = start_fit(data_dir, killed_dir, *extra)
     metadata = [killed_dir / "backup" / "training_metadata.json",
                 killed_dir / "process-1-scratch" / "backup" / "training_metadata.json"]
     best = killed_dir / "checkpoints" / "best"
@@ -122,7 +117,16 @@ def runs(criteo_10k_dir, tmp_path_factory):
     shutil.copytree(state / "1", state / "2")
     (state / "3.orbax-checkpoint-tmp-1").mkdir()
     (killed_dir / "process-1-scratch" / "checkpoints" / "best.json").unlink(missing_ok=True)
-    resumed = printed_results(start_fit(criteo_10k_dir, killed_dir))
+    return at_kill, printed_results(start_fit(data_dir, killed_dir, *extra))
+
+
+@pytest.fixture(scope="module")
+def runs(criteo_10k_dir, tmp_path_factory):
+    """One process with 4 devices; 2 processes x 2 devices; and 2 processes killed after epoch 1 and rerun."""
+    root = tmp_path_factory.mktemp("multi_process")
+    run_on_four_devices("trainers.fit", f"--data_dir={criteo_10k_dir}", f"--output_dir={root / 'one'}", *FIT)
+    printed = printed_results(start_fit(criteo_10k_dir, root / "two"))
+    at_kill, resumed = killed_after_epoch_1_and_rerun(criteo_10k_dir, root / "killed")
     return root, printed, at_kill, resumed
 
 
@@ -151,10 +155,11 @@ def sharded_runs(criteo_10k_dir, tmp_path_factory):
     """--shard_embeddings on one process with 4 devices, and on 2 processes x 2 devices, where the table and its
     Adam moments span both processes (each holds half of their rows)."""
     root = tmp_path_factory.mktemp("sharded_processes")
-    arguments = [f"--data_dir={criteo_10k_dir}", *FIT, "--shard_embeddings"]
-    run_on_four_devices("trainers.fit", f"--output_dir={root / 'one'}", *arguments)
-    printed = printed_results(start_processes("trainers.fit", f"--output_dir={root / 'two'}", *arguments))
-    return root, printed
+    run_on_four_devices("trainers.fit", f"--data_dir={criteo_10k_dir}", f"--output_dir={root / 'one'}", *FIT,
+                        "--shard_embeddings")
+    printed = printed_results(start_fit(criteo_10k_dir, root / "two", "--shard_embeddings"))
+    _, resumed = killed_after_epoch_1_and_rerun(criteo_10k_dir, root / "killed", "--shard_embeddings")
+    return root, printed, resumed
 
 
 def test_tables_split_across_two_processes_train_measure_and_save_as_on_one_process(sharded_runs, criteo_10k_dir):
@@ -163,7 +168,7 @@ def test_tables_split_across_two_processes_train_measure_and_save_as_on_one_proc
     from datasets.reader import make_dataset
     from tf_multiemb.metrics import roc_auc
 
-    root, printed = sharded_runs
+    root, printed, _ = sharded_runs
     one, two = results(root / "one"), results(root / "two")
     assert printed[0]["weights_sha256"] == printed[1]["weights_sha256"] == two["weights_sha256"]
     assert one["num_replicas"] == two["num_replicas"] == 4
@@ -172,6 +177,15 @@ def test_tables_split_across_two_processes_train_measure_and_save_as_on_one_proc
     model = keras.saving.load_model(root / "two" / "model.keras", compile=False)
     (ids, labels), = make_dataset(str(criteo_10k_dir), "test", batch_size=4096)
     assert two["test_auc"] == pytest.approx(roc_auc(labels.numpy(), model.predict(ids, verbose=0)), abs=1e-6)
+
+
+def test_tables_split_across_two_processes_resume_from_their_orbax_parts_to_the_uninterrupted_weights(
+        sharded_runs):
+    root, printed, resumed = sharded_runs
+    expected, got = results(root / "two"), results(root / "killed")
+    assert got["resumed_from_epoch"] == 1
+    assert {key: got[key] for key in COMPARED} == {key: expected[key] for key in COMPARED}
+    assert resumed[0]["weights_sha256"] == resumed[1]["weights_sha256"] == printed[0]["weights_sha256"]
 
 
 def test_val_and_test_metrics_count_every_processs_rows_once_with_the_best_epochs_weights(runs, criteo_10k_dir):
