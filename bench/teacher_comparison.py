@@ -26,6 +26,7 @@ from absl import app, flags
 from datasets import synthetic
 from trainers import quickstart  # the trainers package first turns on the CLIs' CPU kernels (oneDNN)
 from trainers.plots import new_figure, save
+from trainers.run_records import write_json_atomically
 from trainers.sweep_report import markdown_table, mean_std
 
 quickstart.define_flags(workdir="runs/teacher_comparison")
@@ -54,10 +55,7 @@ def run_comparison(shape: synthetic.TeacherShape, workdir: str) -> dict:
               "labels": {mode: run.label for mode, run in zip(MODES, runs)},
               "results": {mode: results[run.label] for mode, run in zip(MODES, runs)},
               "wall_seconds": round(time.time() - started, 1), "load_average": os.getloadavg()}
-    partial = os.path.join(directory, RESULT_FILE + ".partial")
-    with open(partial, "w") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(partial, os.path.join(directory, RESULT_FILE))
+    write_json_atomically(os.path.join(directory, RESULT_FILE), record, indent=2)
     return record
 
 

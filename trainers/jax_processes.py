@@ -109,6 +109,11 @@ def check_same_resume_epoch(resumed_epochs: int) -> None:
             "i > 0): delete backup/ in all of them to start over")
 
 
+def identity(array):
+    """One function object for every gather, so that jax.jit's cache serves every epoch's IA after the first."""
+    return array
+
+
 @contextlib.contextmanager
 def whole_values(model: keras.Model):
     """While the block runs, every variable split across processes has its whole value on every process.
@@ -124,7 +129,7 @@ def whole_values(model: keras.Model):
     kept = [variable.value for variable in split]
     for variable, value in zip(split, kept):
         replicated = jax.sharding.NamedSharding(value.sharding.mesh, jax.sharding.PartitionSpec())
-        variable._value = jax.jit(lambda array: array, out_shardings=replicated)(value)  # keeps its layout
+        variable._value = jax.jit(identity, out_shardings=replicated)(value)  # keeps its layout
     try:
         yield model
     finally:

@@ -8,7 +8,6 @@ Keras' process-wide name counters, and a checkpoint whose paths differ loads not
 here checks the optimizer's step count. Resume rules as for the one-process run (trainers/training_callbacks.py).
 """
 
-import json
 import os
 import shutil
 
@@ -18,8 +17,8 @@ from jax.experimental import multihost_utils
 from keras.src.saving.orbax_util import build_orbax_abstract_pytree
 from keras.src.utils.module_utils import ocp
 
-from trainers.run_records import START_OVER, ResumeError
-from trainers.training_callbacks import BestCheckpoint, StopOnNonFiniteLoss
+from trainers.run_records import START_OVER, ResumeError, write_json_atomically
+from trainers.training_callbacks import BestCheckpoint, StopOnNonFiniteLoss, optimizer_steps
 
 
 def orbax_writer(directory: str, max_to_keep: int, model: keras.Model) -> keras.callbacks.OrbaxCheckpoint:
@@ -44,10 +43,6 @@ def remove_steps_after(state_dir: str, step: int) -> None:
         number = name.split(".")[0]
         if ".orbax-checkpoint-tmp" in name or (number.isdigit() and int(number) > step):
             shutil.rmtree(os.path.join(state_dir, name))
-
-
-def optimizer_steps(model: keras.Model) -> int:
-    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
 class OrbaxBackupAndRestore(keras.callbacks.Callback):
@@ -85,10 +80,7 @@ class OrbaxBackupAndRestore(keras.callbacks.Callback):
             return
         self.writer.on_epoch_end(epoch + 1)
         os.makedirs(self.backup_dir, exist_ok=True)
-        path = os.path.join(self.backup_dir, "training_metadata.json")
-        with open(path + ".tmp", "w") as handle:
-            json.dump({"epoch": epoch + 1}, handle)
-        os.replace(path + ".tmp", path)
+        write_json_atomically(os.path.join(self.backup_dir, "training_metadata.json"), {"epoch": epoch + 1})
 
     def on_train_end(self, logs=None):
         """Closes the writer (all processes), then deletes the backup, as BackupAndRestore does after a whole run."""

@@ -15,6 +15,14 @@ from trainers.config import as_flagfile
 from trainers.run_lock import repair_log_tail
 
 
+def write_json_atomically(path: str, record, indent=None) -> None:
+    """Writes `record` as JSON to `path` through a temporary sibling renamed over it: a reader (a resumed
+    run) sees the old file or the whole new one, never a part."""
+    with open(path + ".tmp", "w") as handle:
+        json.dump(record, handle, indent=indent)
+    os.replace(path + ".tmp", path)
+
+
 def copy_schema(data_dir, run_dir):
     """The exporter rebuilds preprocessing from this copy alone."""
     from datasets.schema import SCHEMA_FILE

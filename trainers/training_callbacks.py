@@ -23,7 +23,7 @@ import threading
 import keras
 
 from tf_multiemb.callbacks import InformationAbundance
-from trainers.run_records import START_OVER, ResumeError, best_epoch_index
+from trainers.run_records import START_OVER, ResumeError, best_epoch_index, write_json_atomically
 
 
 def dropout_stream_seed(seed: int, generator_index: int, epoch: int) -> int:
@@ -196,9 +196,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         """Writes the model's weights, then the record naming their epoch."""
         os.makedirs(os.path.dirname(self.record_path), exist_ok=True)
         self.write_weights()
-        with open(self.record_path + ".tmp", "w") as handle:
-            json.dump({"epoch": self.epoch}, handle)
-        os.replace(self.record_path + ".tmp", self.record_path)
+        write_json_atomically(self.record_path, {"epoch": self.epoch})
 
     def write_weights(self):
         self.model.save_weights(self.weights_path, overwrite=True)
@@ -206,6 +204,11 @@ class BestCheckpoint(keras.callbacks.Callback):
     def restore(self):
         """Loads the best epoch's weights into the model."""
         self.model.load_weights(self.weights_path)
+
+
+def optimizer_steps(model: keras.Model) -> int:
+    """The train steps the model's optimizer has applied (restored with the weights from a checkpoint)."""
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
 class VerifiedBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -223,12 +226,9 @@ class VerifiedBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True)
         self.resumed_epochs, self.steps_per_epoch, self.guard = resumed_epochs, steps_per_epoch, guard
 
-    def restored_steps(self) -> int:
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        expected, restored = self.resumed_epochs * self.steps_per_epoch, self.restored_steps()
+        expected, restored = self.resumed_epochs * self.steps_per_epoch, optimizer_steps(self.model)
         if restored != expected and not self.restore_previous(expected):
             raise ResumeError(f"{self._weights_path} has trained {restored} steps, not the {self.resumed_epochs} "
                               f"epochs x {self.steps_per_epoch} steps its metadata names (were --steps_per_epoch or "
@@ -241,7 +241,7 @@ class VerifiedBackupAndRestore(keras.callbacks.BackupAndRestore):
         previous = os.path.join(self.backup_dir, "previous.weights.h5")  # load_weights wants this suffix
         shutil.copyfile(self._prev_weights_path, previous)
         self.model.load_weights(previous)
-        if self.restored_steps() != expected_steps:
+        if optimizer_steps(self.model) != expected_steps:
             os.remove(previous)
             return False
         os.replace(previous, self._weights_path)
